@@ -1,0 +1,268 @@
+//! Configuration: TOML file under `config/`, every key overridable by `TAXII_HUB_…` environment
+//! variables (nested keys joined by `__`, e.g. `TAXII_HUB_SERVER__LISTEN=0.0.0.0:443`).
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub storage: StorageConfig,
+    pub taxii: TaxiiConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the HTTPS listener binds, e.g. `0.0.0.0:8443`.
+    pub listen: String,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain presented to clients (leaf first).
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `sqlite:///absolute/path/hub.db` or `sqlite://relative/path/hub.db`.
+    pub url: String,
+    pub reader_pool_size: u32,
+    /// `full` (every acknowledged write survives power loss), `normal` or `extra`.
+    pub sqlite_synchronous: String,
+    /// Status resources are kept at least this long (TAXII asks for at least 24 hours).
+    pub status_retention_hours: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaxiiConfig {
+    pub title: String,
+    pub description: Option<String>,
+    pub contact: Option<String>,
+    /// Path of the API root advertised as `default` in discovery.
+    pub default_api_root: Option<String>,
+    /// Largest POST body accepted, in bytes, unless an API root sets its own.
+    pub max_content_length: usize,
+    /// Page size when the client gives no `limit`.
+    pub default_page_size: usize,
+    /// Largest page served; larger `limit` values are reduced to it.
+    pub max_page_size: usize,
+    pub api_roots: Vec<ApiRootConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRootConfig {
+    /// URL path segment: `https://host/<path>/`.
+    pub path: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub max_content_length: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// How long a verified password is remembered, so Basic auth does not cost an argon2 run per request.
+    pub credential_cache_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter such as `info` or `taxii_hub=debug,actix_web=info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            tls: TlsConfig::default(),
+            storage: StorageConfig::default(),
+            taxii: TaxiiConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { listen: "127.0.0.1:8443".into(), workers: 0 }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig { cert: "data/tls/server.pem".into(), key: "data/tls/server.key".into() }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            url: "sqlite://data/hub.db".into(),
+            reader_pool_size: 4,
+            sqlite_synchronous: "full".into(),
+            status_retention_hours: 168,
+        }
+    }
+}
+
+impl Default for TaxiiConfig {
+    fn default() -> Self {
+        TaxiiConfig {
+            title: "taxii-hub".into(),
+            description: Some("National threat-information-sharing hub".into()),
+            contact: None,
+            default_api_root: Some("hub".into()),
+            max_content_length: 10 * 1024 * 1024,
+            default_page_size: 1000,
+            max_page_size: 10_000,
+            api_roots: vec![ApiRootConfig {
+                path: "hub".into(),
+                title: "Threat sharing".into(),
+                description: Some("Collections shared between member organisations and the national CERT".into()),
+                max_content_length: None,
+            }],
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { credential_cache_seconds: 300 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "text".into(), level: "info".into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if given), then `TAXII_HUB_…` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!("config file {} does not exist", path.display())));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        let config: Config = fig
+            .merge(Env::prefixed("TAXII_HUB_").split("__"))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.taxii.api_roots.is_empty() {
+            return bad("taxii.api_roots must list at least one API root".into());
+        }
+        for root in &self.taxii.api_roots {
+            let ok = !root.path.is_empty()
+                && root.path.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+                && !RESERVED_PATHS.contains(&root.path.as_str());
+            if !ok {
+                return bad(format!(
+                    "API root path '{}' must be letters, digits, '-' or '_' and not one of {RESERVED_PATHS:?}",
+                    root.path
+                ));
+            }
+        }
+        if let Some(default) = &self.taxii.default_api_root {
+            if !self.taxii.api_roots.iter().any(|r| &r.path == default) {
+                return bad(format!("taxii.default_api_root '{default}' is not in taxii.api_roots"));
+            }
+        }
+        if self.taxii.default_page_size == 0 || self.taxii.max_page_size < self.taxii.default_page_size {
+            return bad("taxii.default_page_size must be ≥ 1 and ≤ taxii.max_page_size".into());
+        }
+        if self.storage.status_retention_hours < 24 {
+            return bad("storage.status_retention_hours must be at least 24 (TAXII 2.1 §4.3)".into());
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return bad(format!("log.format '{}': use text or json", self.log.format));
+        }
+        Ok(())
+    }
+
+    pub fn api_root(&self, path: &str) -> Option<&ApiRootConfig> {
+        self.taxii.api_roots.iter().find(|r| r.path == path)
+    }
+
+    pub fn max_content_length(&self, root: &ApiRootConfig) -> usize {
+        root.max_content_length.unwrap_or(self.taxii.max_content_length)
+    }
+}
+
+/// Top-level paths the hub serves itself; an API root may not take them.
+pub const RESERVED_PATHS: &[&str] = &["taxii2", "healthz", "readyz", "admin", "auth"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hub.example.toml");
+        let c = Config::load(Some(&path)).unwrap();
+        assert!(!c.taxii.api_roots.is_empty());
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hub.toml", "[server]\nlisten = \"127.0.0.1:1\"\n[storage]\nurl = \"sqlite://a.db\"\n")?;
+            jail.set_env("TAXII_HUB_SERVER__LISTEN", "0.0.0.0:9443");
+            jail.set_env("TAXII_HUB_TAXII__MAX_PAGE_SIZE", "50");
+            jail.set_env("TAXII_HUB_TAXII__DEFAULT_PAGE_SIZE", "10");
+            let c = Config::load(Some(Path::new("hub.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.listen, "0.0.0.0:9443");
+            assert_eq!(c.storage.url, "sqlite://a.db");
+            assert_eq!(c.taxii.max_page_size, 50);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let mut c = Config::default();
+        c.taxii.api_roots[0].path = "taxii2".into();
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.storage.status_retention_hours = 1;
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! Domain layer: TAXII semantics, STIX handling and the sharing policy. No HTTP, no SQL.
+
+pub mod cursor;
+pub mod envelope;
+pub mod filters;
+pub mod model;
+pub mod policy;
+pub mod stix_id;
+pub mod timestamp;
+
+/// Errors a request can earn from the domain rules, before storage is involved.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0}")]
+    BadFilter(String),
+    #[error("{0}")]
+    BadCursor(String),
+    /// The body is not JSON at all.
+    #[error("{0}")]
+    BadJson(String),
+    /// Well-formed JSON that is not a TAXII envelope.
+    #[error("{0}")]
+    BadEnvelope(String),
+}

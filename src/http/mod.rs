@@ -1,0 +1,154 @@
+//! HTTP layer: routes, extractors, media types and errors. Talks to the domain and to storage
+//! through [`AppState`]; knows nothing of SQL.
+
+pub mod auth;
+pub mod error;
+pub mod media;
+pub mod routes;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, NormalizePath, TrailingSlash};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+use self::error::ApiError;
+use self::routes::{collections, discovery, health, objects, status};
+use crate::config::Config;
+use crate::domain::cursor::CursorKey;
+use crate::storage::SharedStorage;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub storage: SharedStorage,
+    pub cursor_key: CursorKey,
+    pub credentials: auth::CredentialCache,
+}
+
+impl AppState {
+    pub async fn new(config: Arc<Config>, storage: SharedStorage) -> Result<AppState, crate::storage::StorageError> {
+        let cursor_key = CursorKey::new(storage.cursor_secret().await?);
+        let credentials = auth::CredentialCache::new(Duration::from_secs(config.auth.credential_cache_seconds));
+        Ok(AppState { config, storage, cursor_key, credentials })
+    }
+}
+
+fn not_allowed(allow: &'static str) -> impl Fn(HttpRequest) -> std::future::Ready<Result<HttpResponse, ApiError>> + Clone {
+    move |req: HttpRequest| std::future::ready(Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow }))
+}
+
+async fn unknown_path(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("no resource at {}", req.path())))
+}
+
+/// Turns any error response that did not come from our handlers (actix's own 400s, path
+/// extraction failures…) into a TAXII error resource.
+fn taxii_error_body<B: MessageBody + 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_taxii = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/taxii+json"));
+    if is_taxii {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, _) = res.into_parts();
+    let replacement = error::error_response(status, status.canonical_reason().unwrap_or("error"));
+    let res = ServiceResponse::new(req, replacement).map_into_boxed_body().map_into_right_body::<B>();
+    Ok(ErrorHandlerResponse::Response(res))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let get = "GET, HEAD";
+    cfg.app_data(web::PathConfig::default().error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()))
+        .service(web::resource("/healthz/").route(web::get().to(health::healthz)))
+        .service(web::resource("/readyz/").route(web::get().to(health::readyz)))
+        .service(
+            web::resource("/taxii2/")
+                .route(web::get().to(discovery::discovery))
+                .default_service(web::to(not_allowed(get))),
+        )
+        .service(
+            web::resource("/{root}/")
+                .route(web::get().to(discovery::api_root_information))
+                .default_service(web::to(not_allowed(get))),
+        )
+        .service(
+            web::resource("/{root}/status/{status_id}/")
+                .route(web::get().to(status::get))
+                .default_service(web::to(not_allowed(get))),
+        )
+        .service(
+            web::resource("/{root}/collections/")
+                .route(web::get().to(collections::list))
+                .default_service(web::to(not_allowed(get))),
+        )
+        .service(
+            web::resource("/{root}/collections/{collection}/")
+                .route(web::get().to(collections::get))
+                .default_service(web::to(not_allowed(get))),
+        )
+        .service(
+            web::resource("/{root}/collections/{collection}/manifest/")
+                .route(web::get().to(objects::get_manifest))
+                .default_service(web::to(not_allowed(get))),
+        )
+        .service(
+            web::resource("/{root}/collections/{collection}/objects/")
+                .route(web::get().to(objects::get_objects))
+                .route(web::post().to(objects::add_objects))
+                .default_service(web::to(not_allowed("GET, HEAD, POST"))),
+        )
+        .service(
+            web::resource("/{root}/collections/{collection}/objects/{object_id}/")
+                .route(web::get().to(objects::get_object))
+                .route(web::delete().to(objects::delete_object))
+                .default_service(web::to(not_allowed("GET, HEAD, DELETE"))),
+        )
+        .service(
+            web::resource("/{root}/collections/{collection}/objects/{object_id}/versions/")
+                .route(web::get().to(objects::get_versions))
+                .default_service(web::to(not_allowed(get))),
+        )
+        .default_service(web::to(unknown_path));
+}
+
+/// Builds the HTTPS server on an already-bound listener. The caller runs the returned future.
+pub fn server(state: AppState, listener: TcpListener, tls: rustls::ServerConfig, workers: usize) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let retention = Duration::from_secs(state.config.storage.status_retention_hours * 3600);
+    spawn_status_purge(state.clone(), retention);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(ErrorHandlers::new().default_handler(taxii_error_body))
+            .wrap(NormalizePath::new(TrailingSlash::Always))
+            .wrap(tracing_actix_web::TracingLogger::default())
+            .configure(configure)
+    })
+    .shutdown_timeout(10);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.listen_rustls_0_23(listener, tls)?.run())
+}
+
+fn spawn_status_purge(state: web::Data<AppState>, retention: Duration) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let cutoff = crate::domain::timestamp::now_micros() - retention.as_micros() as i64;
+            match state.storage.purge_statuses(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "purged expired status resources"),
+                Err(e) => tracing::warn!(error = %e, "status purge failed"),
+            }
+        }
+    });
+}

@@ -1,0 +1,268 @@
+//! Objects (§5.3–5.8): list, add, get one, delete, versions, manifest.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use futures_util::StreamExt;
+
+use super::{api_root, taxii_response, visible_collection};
+use crate::domain::cursor::{Position, Scope};
+use crate::domain::envelope;
+use crate::domain::filters::{parse_query, Endpoint};
+use crate::domain::model::{Collection, Page, StoredObject};
+use crate::domain::policy::ObjectVisibility;
+use crate::domain::timestamp::{format_micros, format_nanos, now_micros};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::media::{require_taxii_accept, require_taxii_content_type};
+use crate::http::AppState;
+use crate::storage::{DeleteRequest, IngestBatch, ObjectQuery, Projection};
+
+struct Listed {
+    page: Page<StoredObject>,
+    next: Option<String>,
+}
+
+/// The shared read path of every listing endpoint: access, filters, cursor, policy-filtered query.
+async fn list(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    root: &str,
+    collection: &str,
+    object_id: Option<&str>,
+    endpoint: Endpoint,
+    projection: Projection,
+) -> Result<(Collection, Listed), ApiError> {
+    require_taxii_accept(req)?;
+    let (collection, access) = visible_collection(state, caller, root, collection).await?;
+    if !access.can_read {
+        return Err(ApiError::Forbidden("your organisation may write to this collection but not read it".into()));
+    }
+    let request = parse_query(req.query_string(), endpoint)?;
+    let taxii = &state.config.taxii;
+    let limit = request.limit.map_or(taxii.default_page_size, |l| (l as usize).min(taxii.max_page_size));
+    let canonical = request.filter.canonical();
+    let scope = Scope {
+        endpoint: endpoint.tag(),
+        collection_key: collection.key,
+        account_id: caller.account.id,
+        object_id,
+        filter: &canonical,
+    };
+    let after = request.next.as_deref().map(|n| state.cursor_key.decode(&scope, n)).transpose()?;
+    let visibility = ObjectVisibility::for_viewer(&caller.viewer());
+    let page = state
+        .storage
+        .list_objects(ObjectQuery {
+            collection_key: collection.key,
+            visibility: visibility.clone(),
+            object_id: object_id.map(str::to_string),
+            filter: request.filter.clone(),
+            after,
+            limit,
+            projection,
+        })
+        .await?;
+    if let (Some(id), true, None) = (object_id, page.items.is_empty(), after) {
+        if !state.storage.object_visible(collection.key, &visibility, id).await? {
+            return Err(ApiError::NotFound(format!("no object '{id}' in this collection")));
+        }
+    }
+    let next = match (page.more, page.items.last()) {
+        (true, Some(last)) => Some(state.cursor_key.encode(&scope, Position { date_added: last.date_added, seq: last.seq })),
+        _ => None,
+    };
+    Ok((collection, Listed { page, next }))
+}
+
+fn with_date_headers(items: &[StoredObject]) -> HttpResponseBuilder {
+    let mut b = taxii_response(StatusCode::OK);
+    if let (Some(first), Some(last)) = (items.first(), items.last()) {
+        b.insert_header(("X-TAXII-Date-Added-First", format_micros(first.date_added)));
+        b.insert_header(("X-TAXII-Date-Added-Last", format_micros(last.date_added)));
+    }
+    b
+}
+
+/// `{"more":…,"next":…,"<key>":[…]}` with `<key>` and `next` omitted when empty, as §3.7 asks.
+fn paged_body(listed: &Listed, key: &str, mut write_items: impl FnMut(&mut String)) -> String {
+    let mut out = String::with_capacity(64 + listed.page.items.iter().map(|o| o.raw.as_ref().map_or(120, |r| r.len() + 1)).sum::<usize>());
+    out.push_str(if listed.page.more { "{\"more\":true" } else { "{\"more\":false" });
+    if let Some(next) = &listed.next {
+        out.push_str(",\"next\":");
+        out.push_str(&serde_json::to_string(next).unwrap_or_default());
+    }
+    if !listed.page.items.is_empty() {
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":[");
+        write_items(&mut out);
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
+fn envelope_body(listed: &Listed) -> String {
+    paged_body(listed, "objects", |out| {
+        for (i, o) in listed.page.items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(o.raw.as_deref().unwrap_or("null"));
+        }
+    })
+}
+
+pub async fn get_objects(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (root, coll) = path.into_inner();
+    let (_, listed) = list(&req, &state, &caller, &root, &coll, None, Endpoint::Objects, Projection::Full).await?;
+    Ok(with_date_headers(&listed.page.items).body(envelope_body(&listed)))
+}
+
+pub async fn get_object(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (root, coll, id) = path.into_inner();
+    let (_, listed) = list(&req, &state, &caller, &root, &coll, Some(&id), Endpoint::Object, Projection::Full).await?;
+    Ok(with_date_headers(&listed.page.items).body(envelope_body(&listed)))
+}
+
+pub async fn get_manifest(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (root, coll) = path.into_inner();
+    let (_, listed) = list(&req, &state, &caller, &root, &coll, None, Endpoint::Manifest, Projection::Metadata).await?;
+    let body = paged_body(&listed, "objects", |out| {
+        for (i, o) in listed.page.items.iter().enumerate() {
+            let record = serde_json::json!({
+                "id": o.stix_id,
+                "date_added": format_micros(o.date_added),
+                "version": format_nanos(o.version),
+                "media_type": format!("application/stix+json;version={}", o.spec_version),
+            });
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&record.to_string());
+        }
+    });
+    Ok(with_date_headers(&listed.page.items).body(body))
+}
+
+pub async fn get_versions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (root, coll, id) = path.into_inner();
+    let (_, listed) =
+        list(&req, &state, &caller, &root, &coll, Some(&id), Endpoint::ObjectVersions, Projection::Metadata).await?;
+    let body = paged_body(&listed, "versions", |out| {
+        for (i, o) in listed.page.items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(&format_nanos(o.version));
+            out.push('"');
+        }
+    });
+    Ok(with_date_headers(&listed.page.items).body(body))
+}
+
+pub async fn delete_object(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    require_taxii_accept(&req)?;
+    let (root, coll, id) = path.into_inner();
+    let (collection, access) = visible_collection(&state, &caller, &root, &coll).await?;
+    if !(access.can_read && access.can_write) {
+        return Err(ApiError::Forbidden("deleting needs both read and write access to this collection".into()));
+    }
+    let request = parse_query(req.query_string(), Endpoint::DeleteObject)?;
+    let deleted = state
+        .storage
+        .delete_object(DeleteRequest {
+            collection_key: collection.key,
+            visibility: ObjectVisibility::for_viewer(&caller.viewer()),
+            object_id: id.clone(),
+            filter: request.filter,
+        })
+        .await?;
+    if deleted == 0 {
+        return Err(ApiError::NotFound(format!("no object '{id}' matching the request in this collection")));
+    }
+    tracing::info!(object = %id, versions = deleted, "deleted object versions");
+    Ok(taxii_response(StatusCode::OK).finish())
+}
+
+pub async fn add_objects(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_taxii_accept(&req)?;
+    require_taxii_content_type(&req)?;
+    let (root, coll) = path.into_inner();
+    let limit = state.config.max_content_length(api_root(&state, &root)?);
+    let (collection, access) = visible_collection(&state, &caller, &root, &coll).await?;
+    if !access.can_write {
+        return Err(ApiError::Forbidden("your account may not write to this collection".into()));
+    }
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("error reading the request body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let request_timestamp = now_micros();
+    let parsed = web::block(move || envelope::parse(&body))
+        .await
+        .map_err(|e| ApiError::Internal(format!("envelope parser failed: {e}")))??;
+    let status = state
+        .storage
+        .add_objects(IngestBatch {
+            status_id: uuid::Uuid::new_v4().to_string(),
+            api_root: root,
+            collection_key: collection.key,
+            account_id: caller.account.id,
+            producer_org: caller.account.organisation_id,
+            request_timestamp,
+            objects: parsed.accepted,
+            rejected: parsed.rejected,
+        })
+        .await?;
+    tracing::info!(
+        status = %status.id, accepted = status.success_count, rejected = status.failure_count, "objects added"
+    );
+    let body = serde_json::to_string(&status).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(taxii_response(StatusCode::ACCEPTED).body(body))
+}

@@ -1,0 +1,13 @@
+//! taxii-hub: a national threat-information-sharing hub speaking TAXII 2.1 over HTTPS.
+//!
+//! Layers, outermost first: [`http`] (routes, extractors, errors) → [`domain`] (sharing policy,
+//! STIX handling, TAXII semantics) → [`storage`] (one trait; SQLite by default).
+
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod storage;
+pub mod telemetry;
+pub mod tls;

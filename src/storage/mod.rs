@@ -1,0 +1,140 @@
+//! Storage: one trait in TAXII/domain terms, with an SQLite implementation (the embedded
+//! default). Every object read takes an [`ObjectVisibility`] from the sharing policy and applies
+//! it inside the query.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::cursor::Position;
+use crate::domain::envelope::IncomingObject;
+use crate::domain::filters::ObjectFilter;
+use crate::domain::model::{
+    AccountRecord, Collection, Membership, NewAccount, NewCollection, NewOrganisation, Page, StatusDetail,
+    StatusResource, StoredObject,
+};
+use crate::domain::policy::ObjectVisibility;
+use crate::domain::timestamp::Micros;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the storage engine is shutting down")]
+    Unavailable,
+    #[error("invalid storage configuration: {0}")]
+    Config(String),
+}
+
+/// What a listing reads: the rows, or only what a manifest or version list needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projection {
+    Full,
+    Metadata,
+}
+
+/// One page of objects from one collection, seen by one caller.
+#[derive(Debug, Clone)]
+pub struct ObjectQuery {
+    pub collection_key: i64,
+    pub visibility: ObjectVisibility,
+    pub object_id: Option<String>,
+    pub filter: ObjectFilter,
+    pub after: Option<Position>,
+    pub limit: usize,
+    pub projection: Projection,
+}
+
+/// One envelope's accepted objects, written atomically together with its status resource.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub status_id: String,
+    pub api_root: String,
+    pub collection_key: i64,
+    pub account_id: i64,
+    pub producer_org: i64,
+    pub request_timestamp: Micros,
+    pub objects: Vec<IncomingObject>,
+    /// Objects refused before storage (validation); they appear in the status as failures.
+    pub rejected: Vec<StatusDetail>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeleteRequest {
+    pub collection_key: i64,
+    pub visibility: ObjectVisibility,
+    pub object_id: String,
+    pub filter: ObjectFilter,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Readiness: the database answers.
+    async fn ping(&self) -> Result<(), StorageError>;
+    /// The secret that signs pagination cursors; shared by every replica of the hub.
+    async fn cursor_secret(&self) -> Result<[u8; 32], StorageError>;
+
+    async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>, StorageError>;
+    async fn create_organisation(&self, org: NewOrganisation) -> Result<i64, StorageError>;
+    async fn organisation_by_name(&self, name: &str) -> Result<Option<i64>, StorageError>;
+    async fn create_account(&self, account: NewAccount) -> Result<i64, StorageError>;
+    async fn create_trust_group(&self, name: &str, description: Option<&str>) -> Result<i64, StorageError>;
+    async fn set_membership(&self, trust_group_id: i64, organisation_id: i64, m: Membership) -> Result<(), StorageError>;
+    async fn create_collection(&self, c: NewCollection) -> Result<Collection, StorageError>;
+
+    /// Collections of an API root with the caller organisation's membership in their trust group.
+    async fn collections(&self, api_root: &str, organisation_id: i64) -> Result<Vec<(Collection, Option<Membership>)>, StorageError>;
+    /// One collection by id or alias, with the same membership information.
+    async fn collection(
+        &self,
+        api_root: &str,
+        id_or_alias: &str,
+        organisation_id: i64,
+    ) -> Result<Option<(Collection, Option<Membership>)>, StorageError>;
+
+    /// Stores the batch and its status resource in one durable transaction.
+    async fn add_objects(&self, batch: IngestBatch) -> Result<StatusResource, StorageError>;
+    async fn list_objects(&self, query: ObjectQuery) -> Result<Page<StoredObject>, StorageError>;
+    /// Whether any version of the object is visible to the caller (to tell 404 from an empty page).
+    async fn object_visible(&self, collection_key: i64, visibility: &ObjectVisibility, object_id: &str) -> Result<bool, StorageError>;
+    /// Deletes the matching visible versions; returns how many were removed.
+    async fn delete_object(&self, request: DeleteRequest) -> Result<u64, StorageError>;
+    /// A status resource as stored, only for the account that created it.
+    async fn status(&self, api_root: &str, status_id: &str, account_id: i64) -> Result<Option<String>, StorageError>;
+    /// Removes status resources older than `before`; returns how many.
+    async fn purge_statuses(&self, before: Micros) -> Result<u64, StorageError>;
+}
+
+pub type SharedStorage = Arc<dyn Storage>;
+
+/// Opens the backend named by a storage URL (`sqlite:///abs/path.db`, `sqlite://relative.db`).
+pub fn open(url: &str, options: &StorageOptions) -> Result<SharedStorage, StorageError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(StorageError::Config("sqlite:// URL has no path".into()));
+        }
+        return Ok(Arc::new(sqlite::SqliteStorage::open(std::path::Path::new(path), options)?));
+    }
+    Err(StorageError::Config(format!(
+        "unsupported storage URL '{url}': expected sqlite:///path/to/hub.db"
+    )))
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    pub reader_pool_size: u32,
+    /// SQLite `synchronous` mode: `full` makes every acknowledged write survive power loss.
+    pub sqlite_synchronous: String,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions { reader_pool_size: 4, sqlite_synchronous: "full".into() }
+    }
+}

@@ -1,0 +1,106 @@
+//! SQL for object listings and deletes, built from the domain filter and the policy predicate.
+
+use super::rusqlite::types::Value;
+use crate::domain::filters::{ObjectFilter, SpecVersionFilter, VersionTerm};
+use crate::domain::policy::ObjectVisibility;
+
+#[derive(Default)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<Value>,
+}
+
+impl Sql {
+    pub fn bind(&mut self, v: impl Into<Value>) -> String {
+        self.params.push(v.into());
+        format!("?{}", self.params.len())
+    }
+
+    pub fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    pub fn visibility(&mut self, vis: &ObjectVisibility, alias: &str) -> String {
+        let mut bound = Vec::new();
+        let base = self.params.len();
+        let pred = vis.sql_predicate(alias, &mut |v| {
+            bound.push(v);
+            format!("?{}", base + bound.len())
+        });
+        self.params.extend(bound.into_iter().map(Value::from));
+        pred
+    }
+
+    fn bind_list(&mut self, values: &[String]) -> String {
+        let names: Vec<String> = values.iter().map(|v| self.bind(v.clone())).collect();
+        names.join(", ")
+    }
+}
+
+/// Appends `AND …` clauses selecting the rows of `o` that match `filter` and are visible.
+/// Version selection (`last`, `first`) is computed among the *visible* versions only, so an
+/// invisible newer version never hides, or reveals itself through, an older visible one.
+pub fn push_object_conditions(sql: &mut Sql, vis: &ObjectVisibility, object_id: Option<&str>, filter: &ObjectFilter) {
+    let pred = sql.visibility(vis, "o");
+    sql.push(&format!(" AND {pred}"));
+    if let Some(id) = object_id {
+        let p = sql.bind(id.to_string());
+        sql.push(&format!(" AND o.stix_id = {p}"));
+    }
+    if !filter.ids.is_empty() {
+        let list = sql.bind_list(&filter.ids);
+        sql.push(&format!(" AND o.stix_id IN ({list})"));
+    }
+    if !filter.types.is_empty() {
+        let list = sql.bind_list(&filter.types);
+        sql.push(&format!(" AND o.type IN ({list})"));
+    }
+    if let Some(after) = filter.added_after {
+        let p = sql.bind(crate::domain::timestamp::micros_floor(after));
+        sql.push(&format!(" AND o.date_added > {p}"));
+    }
+
+    let sibling = "SELECT 1 FROM objects o2 WHERE o2.collection_key = o.collection_key AND o2.stix_id = o.stix_id";
+    let only_last = filter.versions == [VersionTerm::Last];
+    let sibling_spec = match &filter.spec_versions {
+        SpecVersionFilter::Only(list) => {
+            let l = sql.bind_list(list);
+            sql.push(&format!(" AND o.spec_version IN ({l})"));
+            let l2 = sql.bind_list(list);
+            format!("o2.spec_version IN ({l2})")
+        }
+        SpecVersionFilter::Latest if only_last => {
+            // One probe: no visible sibling with a later (spec_version, version).
+            let v = sql.visibility(vis, "o2");
+            sql.push(&format!(
+                " AND NOT EXISTS ({sibling} AND (o2.spec_version > o.spec_version OR \
+                 (o2.spec_version = o.spec_version AND o2.version > o.version)) AND {v})"
+            ));
+            return;
+        }
+        SpecVersionFilter::Latest => {
+            let v = sql.visibility(vis, "o2");
+            sql.push(&format!(" AND NOT EXISTS ({sibling} AND o2.spec_version > o.spec_version AND {v})"));
+            "o2.spec_version = o.spec_version".to_string()
+        }
+    };
+    if filter.selects_all_versions() {
+        return;
+    }
+    let mut terms = Vec::new();
+    for term in &filter.versions {
+        match term {
+            VersionTerm::All => {}
+            VersionTerm::Last | VersionTerm::First => {
+                let cmp = if *term == VersionTerm::Last { ">" } else { "<" };
+                let v = sql.visibility(vis, "o2");
+                terms.push(format!("NOT EXISTS ({sibling} AND {sibling_spec} AND o2.version {cmp} o.version AND {v})"));
+            }
+            VersionTerm::Exactly(n) => {
+                let p = sql.bind(*n);
+                terms.push(format!("o.version = {p}"));
+            }
+        }
+    }
+    sql.push(&format!(" AND ({})", terms.join(" OR ")));
+}

@@ -1,0 +1,143 @@
+//! The single SQLite writer. Jobs from all requests queue here; whatever is queued when the
+//! writer wakes is committed in one transaction (group commit), each job in its own savepoint so
+//! one failing job never undoes another. A job's caller hears back only after the commit.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
+
+use super::rusqlite::Connection;
+use crate::domain::timestamp::{now_micros, Micros};
+use crate::storage::StorageError;
+
+/// Jobs committed together at most; bounds the latency a large queue adds to the first job.
+const MAX_JOBS_PER_COMMIT: usize = 256;
+
+pub struct WriterCtx {
+    pub conn: Connection,
+    pub clock: DateAddedClock,
+}
+
+/// Hands out `date_added` values that strictly increase across the whole database, even if the
+/// system clock steps back.
+pub struct DateAddedClock {
+    last: Micros,
+}
+
+impl DateAddedClock {
+    pub fn next(&mut self) -> Micros {
+        self.last = now_micros().max(self.last + 1);
+        self.last
+    }
+}
+
+trait Job: Send {
+    /// Runs inside the open transaction; false when the job failed and its savepoint must be undone.
+    fn run(&mut self, ctx: &mut WriterCtx) -> bool;
+    fn finish(self: Box<Self>, committed: Result<(), StorageError>);
+}
+
+struct TypedJob<T, F> {
+    op: Option<F>,
+    result: Option<Result<T, StorageError>>,
+    reply: oneshot::Sender<Result<T, StorageError>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send,
+    F: FnOnce(&mut WriterCtx) -> Result<T, StorageError> + Send,
+{
+    fn run(&mut self, ctx: &mut WriterCtx) -> bool {
+        let Some(op) = self.op.take() else { return false };
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| op(ctx)))
+            .unwrap_or_else(|_| Err(StorageError::Database("a write operation panicked".into())));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), StorageError>) {
+        let outcome = match (committed, self.result) {
+            (Ok(()), Some(r)) => r,
+            (Ok(()), None) => Err(StorageError::Database("write job was not run".into())),
+            (Err(e), Some(Err(own))) => Err(own).or(Err(e)),
+            (Err(e), _) => Err(e),
+        };
+        let _ = self.reply.send(outcome);
+    }
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    pub fn start(conn: Connection) -> Result<Writer, StorageError> {
+        let last: Option<i64> = conn
+            .query_row("SELECT MAX(date_added) FROM objects", [], |r| r.get(0))
+            .map_err(super::db_err)?;
+        let mut ctx = WriterCtx { conn, clock: DateAddedClock { last: last.unwrap_or(0) } };
+        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(&mut ctx, jobs))
+            .map_err(|e| StorageError::Database(format!("cannot start writer thread: {e}")))?;
+        Ok(Writer { queue })
+    }
+
+    /// Runs `op` in the writer's transaction and resolves once it is durably committed.
+    pub async fn execute<T, F>(&self, op: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriterCtx) -> Result<T, StorageError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Box<dyn Job> = Box::new(TypedJob { op: Some(op), result: None, reply });
+        self.queue.send(job).map_err(|_| StorageError::Unavailable)?;
+        answer.await.map_err(|_| StorageError::Unavailable)?
+    }
+}
+
+fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_JOBS_PER_COMMIT {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let committed = commit_batch(ctx, &mut batch);
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, jobs = batch.len(), "write transaction failed");
+        }
+        for job in batch {
+            job.finish(match &committed {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StorageError::Database(e.to_string())),
+            });
+        }
+    }
+}
+
+fn commit_batch(ctx: &mut WriterCtx, batch: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
+    ctx.conn.execute_batch("BEGIN IMMEDIATE").map_err(super::db_err)?;
+    let result = (|| {
+        for job in batch.iter_mut() {
+            ctx.conn.execute_batch("SAVEPOINT job").map_err(super::db_err)?;
+            if job.run(ctx) {
+                ctx.conn.execute_batch("RELEASE job").map_err(super::db_err)?;
+            } else {
+                ctx.conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(super::db_err)?;
+            }
+        }
+        ctx.conn.execute_batch("COMMIT").map_err(super::db_err)
+    })();
+    if result.is_err() {
+        let _ = ctx.conn.execute_batch("ROLLBACK");
+    }
+    result
+}
