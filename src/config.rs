@@ -178,7 +178,8 @@ impl Config {
             fig = fig.merge(Toml::file(path));
         }
         let config: Config = fig
-            .merge(Env::prefixed("TAXII_HUB_").split("__"))
+            // Only SECTION__KEY variables: TAXII_HUB_CONFIG (the file path) and others are not keys.
+            .merge(Env::prefixed("TAXII_HUB_").filter(|k| k.as_str().contains("__")).split("__"))
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
@@ -236,9 +237,14 @@ mod tests {
 
     #[test]
     fn example_config_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hub.example.toml");
-        let c = Config::load(Some(&path)).unwrap();
-        assert!(!c.taxii.api_roots.is_empty());
+        // Inside a Jail: jails are serialised, so no other test's variables leak in.
+        figment::Jail::expect_with(|_| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hub.example.toml");
+            let c = Config::load(Some(&path)).map_err(|e| e.to_string())?;
+            assert!(!c.taxii.api_roots.is_empty());
+            assert_eq!(c.storage.url, "sqlite:///var/lib/taxii-hub/hub.db");
+            Ok(())
+        });
     }
 
     #[test]
@@ -248,6 +254,7 @@ mod tests {
             jail.set_env("TAXII_HUB_SERVER__LISTEN", "0.0.0.0:9443");
             jail.set_env("TAXII_HUB_TAXII__MAX_PAGE_SIZE", "50");
             jail.set_env("TAXII_HUB_TAXII__DEFAULT_PAGE_SIZE", "10");
+            jail.set_env("TAXII_HUB_CONFIG", "elsewhere.toml");
             let c = Config::load(Some(Path::new("hub.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.server.listen, "0.0.0.0:9443");
             assert_eq!(c.storage.url, "sqlite://a.db");

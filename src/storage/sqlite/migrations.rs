@@ -43,3 +43,50 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StorageErro
     }
     Ok(version)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_database_reaches_latest_and_reopening_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = Connection::open(&path).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), 0);
+        assert_eq!(migrate_to(&mut conn, latest_version()).unwrap(), latest_version());
+        assert_eq!(migrate_to(&mut conn, latest_version()).unwrap(), latest_version());
+        let applied: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+        assert_eq!(applied, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn an_older_database_is_upgraded_on_open_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, 1).unwrap();
+            conn.execute(
+                "INSERT INTO organisations (name, identity_id, kind, created) VALUES ('old org', 'identity--x', 'partner', 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let storage = crate::storage::sqlite::SqliteStorage::open(&path, &Default::default()).unwrap();
+        drop(storage);
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), latest_version());
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM organisations WHERE name = 'old org'", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("new.db")).unwrap();
+        migrate_to(&mut conn, latest_version()).unwrap();
+        conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)", []).unwrap();
+        assert!(matches!(migrate_to(&mut conn, latest_version()), Err(StorageError::Config(_))));
+    }
+}
