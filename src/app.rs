@@ -40,7 +40,12 @@ pub fn bind(config: &Config) -> Result<TcpListener, AppError> {
 
 /// Runs the hub until it is stopped (Ctrl-C / SIGTERM). Must be called inside an actix system.
 pub async fn serve(config: Arc<Config>, storage: SharedStorage, listener: TcpListener) -> Result<(), AppError> {
-    let tls = tls::server_config_from_files(&config.tls.cert, &config.tls.key)?;
+    let tls = tls::server_config_from_files(
+        &config.tls.cert,
+        &config.tls.key,
+        config.tls.client_ca.as_deref(),
+        config.tls.client_auth == "required",
+    )?;
     let state = AppState::new(config.clone(), storage).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "taxii-hub listening (HTTPS)");

@@ -34,6 +34,10 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// PEM bundle of CAs whose client certificates are accepted (mutual TLS); unset = no mTLS.
+    pub client_ca: Option<PathBuf>,
+    /// `optional` (other credentials still work) or `required` (handshake fails without one).
+    pub client_auth: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,6 +86,14 @@ pub struct ApiRootConfig {
 pub struct AuthConfig {
     /// How long a verified password is remembered, so Basic auth does not cost an argon2 run per request.
     pub credential_cache_seconds: u64,
+    /// Lifetime of tokens from `POST /auth/token`.
+    pub token_ttl_seconds: u64,
+    /// `iss` and `aud` of the tokens; replicas of one hub share them.
+    pub token_issuer: String,
+    pub token_audience: String,
+    /// PEM PKCS#8 Ed25519 key that signs tokens. Unset: one is generated and kept in the
+    /// database, so every replica on that database shares it.
+    pub token_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,7 +126,12 @@ impl Default for ServerConfig {
 
 impl Default for TlsConfig {
     fn default() -> Self {
-        TlsConfig { cert: "data/tls/server.pem".into(), key: "data/tls/server.key".into() }
+        TlsConfig {
+            cert: "data/tls/server.pem".into(),
+            key: "data/tls/server.key".into(),
+            client_ca: None,
+            client_auth: "optional".into(),
+        }
     }
 }
 
@@ -151,7 +168,13 @@ impl Default for TaxiiConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { credential_cache_seconds: 300 }
+        AuthConfig {
+            credential_cache_seconds: 300,
+            token_ttl_seconds: 900,
+            token_issuer: "taxii-hub".into(),
+            token_audience: "taxii-hub".into(),
+            token_key_file: None,
+        }
     }
 }
 
@@ -212,6 +235,12 @@ impl Config {
         }
         if self.storage.status_retention_hours < 24 {
             return bad("storage.status_retention_hours must be at least 24 (TAXII 2.1 §4.3)".into());
+        }
+        if !matches!(self.tls.client_auth.as_str(), "optional" | "required") {
+            return bad(format!("tls.client_auth '{}': use optional or required", self.tls.client_auth));
+        }
+        if self.auth.token_ttl_seconds == 0 || self.auth.token_ttl_seconds > 86_400 {
+            return bad("auth.token_ttl_seconds must be between 1 and 86400".into());
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return bad(format!("log.format '{}': use text or json", self.log.format));

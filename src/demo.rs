@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::model::{Membership, NewAccount, NewCollection, NewOrganisation, OrganisationKind, Role};
+use crate::domain::tlp::Tlp;
 use crate::http::auth::hash_password;
 use crate::storage::{SharedStorage, StorageError};
 
@@ -107,6 +108,7 @@ pub async fn seed(storage: &SharedStorage, api_root: &str, data_dir: &Path) -> R
                 title: (*title).into(),
                 description: Some(format!("Audience: trust group '{group}'")),
                 trust_group_id: gid,
+                default_tlp: Tlp::Amber,
             })
             .await?;
     }
@@ -121,6 +123,8 @@ pub async fn seed(storage: &SharedStorage, api_root: &str, data_dir: &Path) -> R
                 password_hash: Some(hash),
                 role: *role,
                 redistributes: *redistributes,
+                cert_fingerprint: None,
+                cert_subject: None,
             })
             .await?;
         accounts.push(DemoAccount {

@@ -98,18 +98,77 @@ pub fn load_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
         .ok_or_else(|| TlsError::Invalid("no private key found in PEM".into()))
 }
 
-pub fn server_config_from_files(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {
+/// Client certificates (mutual TLS): whom to trust and whether a certificate is required.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAuth {
+    /// PEM bundle of the CAs that issue partner client certificates; `None` turns mTLS off.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Refuse the TLS handshake without a client certificate (otherwise it is optional and
+    /// other credentials still work).
+    pub required: bool,
+}
+
+pub fn server_config_from_files(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+    client_required: bool,
+) -> Result<rustls::ServerConfig, TlsError> {
     let read = |p: &Path| std::fs::read(p).map_err(|source| TlsError::Read { path: p.to_path_buf(), source });
-    server_config(&read(cert)?, &read(key)?)
+    let client = ClientAuth { ca_pem: client_ca.map(read).transpose()?, required: client_required };
+    server_config_with_clients(&read(cert)?, &read(key)?, &client)
 }
 
 pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerConfig, TlsError> {
+    server_config_with_clients(cert_pem, key_pem, &ClientAuth::default())
+}
+
+pub fn server_config_with_clients(cert_pem: &[u8], key_pem: &[u8], client: &ClientAuth) -> Result<rustls::ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Invalid(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| TlsError::Invalid(e.to_string()))?;
+    let builder = match &client.ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(ca_pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in load_certs(ca_pem)? {
+                roots.add(cert).map_err(|e| TlsError::Invalid(format!("client CA: {e}")))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if client.required { verifier } else { verifier.allow_unauthenticated() };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| TlsError::Invalid(format!("client CA: {e}")))?)
+        }
+    };
+    builder
         .with_single_cert(load_certs(cert_pem)?, load_key(key_pem)?)
-        .map_err(|e| TlsError::Invalid(format!("certificate and key do not fit together: {e}")))?;
-    Ok(config)
+        .map_err(|e| TlsError::Invalid(format!("certificate and key do not fit together: {e}")))
+}
+
+/// The subject DN of a DER certificate as x509-parser renders it (e.g. `CN=cert-pt-feed, O=CERT.PT`).
+pub fn certificate_subject(der: &[u8]) -> Option<String> {
+    x509_parser::parse_x509_certificate(der).ok().map(|(_, cert)| cert.subject().to_string())
+}
+
+/// A client certificate signed by `ca`'s key, for tests and for operators who run their own CA.
+pub fn client_certificate(common_name: &str, organisation: &str, ca: &CertifiedIssuer<'_, KeyPair>) -> Result<(String, String), TlsError> {
+    let err = |e: rcgen::Error| TlsError::Invalid(e.to_string());
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    params.distinguished_name.push(DnType::CommonName, common_name);
+    params.distinguished_name.push(DnType::OrganizationName, organisation);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().map_err(err)?;
+    let cert = params.signed_by(&key, ca).map_err(err)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// A CA for client certificates.
+pub fn client_ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>, TlsError> {
+    let err = |e: rcgen::Error| TlsError::Invalid(e.to_string());
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().map_err(err)?).map_err(err)
 }

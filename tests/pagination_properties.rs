@@ -128,7 +128,7 @@ async fn run_case(hub: &TestHub, case: &Case, n: usize) -> Result<(), TestCaseEr
     let group = 1; // trust group G1 of the fixture
     let collection = hub
         .storage
-        .create_collection(NewCollection { api_root: ROOT.into(), id: None, alias: Some(alias.clone()), title: alias.clone(), description: None, trust_group_id: group })
+        .create_collection(NewCollection { api_root: ROOT.into(), id: None, alias: Some(alias.clone()), title: alias.clone(), description: None, trust_group_id: group, default_tlp: taxii_hub::domain::tlp::Tlp::Amber })
         .await
         .unwrap();
     let objects: Vec<Value> = case.posts.iter().map(|(n, s)| object(*n, *s)).collect();

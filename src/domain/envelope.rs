@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 use super::model::StatusDetail;
 use super::stix_id::{is_valid_stix_id, is_valid_type_name, type_of};
 use super::timestamp::{self, Nanos, Zone};
+use super::tlp::{self, Tlp};
 use super::DomainError;
 
 /// An object that passed the ingest checks and is ready to store.
@@ -17,8 +18,15 @@ pub struct IncomingObject {
     pub spec_version: String,
     /// `modified`, else `created`; `None` for unversioned objects (most SCOs).
     pub version: Option<Nanos>,
+    /// The most restrictive TLP among `object_marking_refs` and `granular_markings`, if any.
+    pub marking_tlp: Option<Tlp>,
+    /// `x_taxii_hub_recipients`: organisations (identity ids) a TLP:RED object is shared with.
+    pub recipients: Vec<String>,
     pub raw: String,
 }
+
+/// The hub-defined property naming the recipients of a TLP:RED object.
+pub const RECIPIENTS_PROPERTY: &str = "x_taxii_hub_recipients";
 
 #[derive(Debug)]
 pub struct ParsedEnvelope {
@@ -44,6 +52,18 @@ struct Head<'a> {
     created: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow)]
     modified: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    object_marking_refs: Option<Vec<std::borrow::Cow<'a, str>>>,
+    #[serde(borrow)]
+    granular_markings: Option<Vec<GranularMarking<'a>>>,
+    #[serde(borrow)]
+    x_taxii_hub_recipients: Option<Vec<std::borrow::Cow<'a, str>>>,
+}
+
+#[derive(Deserialize)]
+struct GranularMarking<'a> {
+    #[serde(borrow)]
+    marking_ref: Option<std::borrow::Cow<'a, str>>,
 }
 
 pub fn parse(body: &[u8]) -> Result<ParsedEnvelope, DomainError> {
@@ -124,11 +144,24 @@ fn check_object(raw: &str) -> Result<IncomingObject, StatusDetail> {
             return Err(fail(id, version_text, format!("{stix_type}.modified: must not be earlier than created")));
         }
     }
+    let markings = head.object_marking_refs.iter().flatten().map(|m| m.as_ref());
+    let granular = head.granular_markings.iter().flatten().filter_map(|g| g.marking_ref.as_deref());
+    let marking_tlp = tlp::most_restrictive(markings.chain(granular));
+    let recipients: Vec<String> = head.x_taxii_hub_recipients.iter().flatten().map(|r| r.to_string()).collect();
+    if let Some(bad) = recipients.iter().find(|r| !is_valid_stix_id(r) || type_of(r) != Some("identity")) {
+        return Err(fail(
+            id,
+            version_text,
+            format!("{stix_type}.{RECIPIENTS_PROPERTY}: '{bad}' is not an identity id (identity--<UUID>)"),
+        ));
+    }
     Ok(IncomingObject {
         stix_id: id.to_string(),
         stix_type: stix_type.to_string(),
         spec_version: spec_version.to_string(),
         version: modified.or(created),
+        marking_tlp,
+        recipients,
         raw: raw.to_string(),
     })
 }
@@ -162,6 +195,25 @@ mod tests {
         assert!(messages[1].contains("indicator.id"));
         assert!(messages[2].contains("STIX 2.0"));
         assert!(messages[3].contains("indicator.created"));
+    }
+
+    #[test]
+    fn reads_tlp_from_object_and_granular_markings() {
+        let body = r#"{"objects":[
+          {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z",
+           "object_marking_refs":["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"],
+           "granular_markings":[{"marking_ref":"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1","selectors":["name"]}],
+           "x_taxii_hub_recipients":["identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]},
+          {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z",
+           "x_taxii_hub_recipients":["malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]},
+          {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z",
+           "object_marking_refs":"not-a-list"}]}"#;
+        let p = parse(body.as_bytes()).unwrap();
+        assert_eq!(p.accepted.len(), 1);
+        assert_eq!(p.accepted[0].marking_tlp, Some(Tlp::Red));
+        assert_eq!(p.accepted[0].recipients, vec!["identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]);
+        assert!(p.rejected[0].message.as_deref().unwrap().contains(RECIPIENTS_PROPERTY));
+        assert_eq!(p.rejected.len(), 2);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Domain layer: TAXII semantics, STIX handling and the sharing policy. No HTTP, no SQL.
 
+pub mod credentials;
 pub mod cursor;
 pub mod envelope;
 pub mod filters;
@@ -7,6 +8,7 @@ pub mod model;
 pub mod policy;
 pub mod stix_id;
 pub mod timestamp;
+pub mod tlp;
 
 /// Errors a request can earn from the domain rules, before storage is involved.
 #[derive(Debug, thiserror::Error)]

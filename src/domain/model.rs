@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::timestamp::{Micros, Nanos};
+use super::tlp::Tlp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -33,7 +34,8 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum OrganisationKind {
     Partner,
     NationalCert,
@@ -48,6 +50,79 @@ impl OrganisationKind {
             OrganisationKind::Operator => "operator",
         }
     }
+
+    pub fn parse(s: &str) -> Option<OrganisationKind> {
+        match s {
+            "partner" => Some(OrganisationKind::Partner),
+            "national-cert" => Some(OrganisationKind::NationalCert),
+            "operator" => Some(OrganisationKind::Operator),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Organisation {
+    pub id: i64,
+    pub name: String,
+    /// The STIX `identity` id that stands for this organisation (e.g. in RED recipient lists).
+    pub identity_id: String,
+    pub sector: Option<String>,
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrganisationUpdate {
+    pub name: Option<String>,
+    pub identity_id: Option<String>,
+    pub sector: Option<Option<String>>,
+    pub kind: Option<OrganisationKind>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrustGroup {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub members: Vec<GroupMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupMember {
+    pub organisation_id: i64,
+    pub can_read: bool,
+    pub can_write: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountUpdate {
+    pub role: Option<Role>,
+    pub redistributes: Option<bool>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<Option<String>>,
+    pub cert_fingerprint: Option<Option<String>>,
+    pub cert_subject: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CollectionUpdate {
+    pub alias: Option<Option<String>>,
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub trust_group_id: Option<i64>,
+    pub default_tlp: Option<Tlp>,
+}
+
+/// An API key as stored: never the key itself, only its lookup prefix and SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeyRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub prefix: String,
+    pub label: Option<String>,
+    pub created: Micros,
+    pub expires: Option<Micros>,
+    pub revoked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +134,8 @@ pub struct AccountRecord {
     pub redistributes: bool,
     pub disabled: bool,
     pub password_hash: Option<String>,
+    pub cert_fingerprint: Option<String>,
+    pub cert_subject: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +153,8 @@ pub struct NewAccount {
     pub password_hash: Option<String>,
     pub role: Role,
     pub redistributes: bool,
+    pub cert_fingerprint: Option<String>,
+    pub cert_subject: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +165,7 @@ pub struct NewCollection {
     pub title: String,
     pub description: Option<String>,
     pub trust_group_id: i64,
+    pub default_tlp: Tlp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +178,8 @@ pub struct Collection {
     pub title: String,
     pub description: Option<String>,
     pub trust_group_id: i64,
+    /// TLP of objects that carry no TLP marking.
+    pub default_tlp: Tlp,
 }
 
 /// What a trust group grants one organisation.

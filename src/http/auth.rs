@@ -1,9 +1,10 @@
-//! Authentication of TAXII requests: HTTP Basic against accounts in the database.
+//! Authentication: HTTP Basic (password or API key), Bearer JWT, or a TLS client certificate.
 //!
 //! Passwords are argon2id hashes. A successful verification is remembered for a while, keyed by
 //! a SHA-256 of (username, password, stored hash), so Basic auth costs one argon2 run per
-//! credential and cache period rather than per request. The account row is still read on every
-//! request, so a disabled account or a changed password stops working at once, on every replica.
+//! credential and cache period rather than per request. The account row is read on every
+//! request whatever the method, so a disabled or deleted account stops working at once, on
+//! every replica.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
@@ -21,8 +20,12 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::AppState;
+use crate::domain::credentials::{api_key_hash, api_key_prefix, verify_password};
 use crate::domain::model::AccountRecord;
 use crate::domain::policy::Viewer;
+use crate::domain::timestamp::now_micros;
+
+pub use crate::domain::credentials::hash_password;
 
 const MAX_CACHED: usize = 50_000;
 
@@ -63,26 +66,27 @@ impl CredentialCache {
     }
 }
 
-pub fn hash_password(password: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-}
-
 /// A hash of a password nobody has, so unknown users cost as much as known ones.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("taxii-hub timing equaliser").unwrap_or_default());
+
+/// The DER of the client certificate presented on this connection, if any (set at TLS accept).
+#[derive(Clone)]
+pub struct PeerCertificate(pub Vec<u8>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Password,
+    ApiKey,
+    Bearer,
+    ClientCertificate,
+}
 
 /// The authenticated account behind a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub account: AccountRecord,
+    pub method: AuthMethod,
 }
 
 impl Caller {
@@ -100,19 +104,17 @@ fn unauthenticated(why: &str) -> ApiError {
     ApiError::Unauthenticated(format!("authentication required: {why}"))
 }
 
-fn basic_credentials(req: &HttpRequest) -> Result<(String, String), ApiError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| unauthenticated("send HTTP Basic credentials"))?
-        .to_str()
-        .map_err(|_| unauthenticated("the Authorization header is not ASCII"))?;
-    let (scheme, encoded) = value.split_once(' ').ok_or_else(|| unauthenticated("malformed Authorization header"))?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(unauthenticated("only the Basic scheme is supported"));
-    }
+fn invalid() -> ApiError {
+    unauthenticated("invalid credentials")
+}
+
+fn usable(account: Option<AccountRecord>) -> Result<AccountRecord, ApiError> {
+    account.filter(|a| !a.disabled).ok_or_else(invalid)
+}
+
+fn basic_credentials(value: &str) -> Result<(String, String), ApiError> {
     let decoded = STANDARD
-        .decode(encoded.trim())
+        .decode(value.trim())
         .ok()
         .and_then(|d| String::from_utf8(d).ok())
         .ok_or_else(|| unauthenticated("malformed Basic credentials"))?;
@@ -120,14 +122,12 @@ fn basic_credentials(req: &HttpRequest) -> Result<(String, String), ApiError> {
     Ok((user.to_string(), pass.to_string()))
 }
 
-pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
-    let (username, password) = basic_credentials(req)?;
+async fn by_password(state: &AppState, username: String, password: String) -> Result<AccountRecord, ApiError> {
     let account = state.storage.account_by_username(&username).await?;
-    let usable = account.filter(|a| !a.disabled && a.password_hash.is_some());
-    let Some(account) = usable else {
+    let Some(account) = account.filter(|a| !a.disabled && a.password_hash.is_some()) else {
         // Spend the same effort as for a real account before refusing.
         let _ = web::block(move || verify_password(&password, &DUMMY_HASH)).await;
-        return Err(unauthenticated("invalid username or password"));
+        return Err(invalid());
     };
     let hash = account.password_hash.clone().unwrap_or_default();
     let key = CredentialCache::key(&username, &password, &hash);
@@ -136,11 +136,62 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller,
             .await
             .map_err(|e| ApiError::Internal(format!("password check failed: {e}")))?;
         if !ok {
-            return Err(unauthenticated("invalid username or password"));
+            return Err(invalid());
         }
         state.credentials.remember(key);
     }
-    Ok(Caller { account })
+    Ok(account)
+}
+
+async fn by_api_key(state: &AppState, username: &str, key: &str, prefix: &str) -> Result<AccountRecord, ApiError> {
+    let (record, stored_hash, account) = state.storage.api_key_by_prefix(prefix).await?.ok_or_else(invalid)?;
+    let matches = bool::from(subtle::ConstantTimeEq::ct_eq(&api_key_hash(key)[..], stored_hash.as_slice()));
+    let expired = record.expires.is_some_and(|e| e <= now_micros());
+    // The username may be left empty; when given it must be the key's owner.
+    if !matches || record.revoked || expired || !(username.is_empty() || username == account.username) {
+        return Err(invalid());
+    }
+    usable(Some(account))
+}
+
+async fn by_bearer(state: &AppState, token: &str) -> Result<AccountRecord, ApiError> {
+    let account_id = state.jwt.verify(token).map_err(|_| unauthenticated("invalid or expired token"))?;
+    usable(state.storage.account(account_id).await?)
+}
+
+async fn by_certificate(state: &AppState, der: &[u8]) -> Result<AccountRecord, ApiError> {
+    let fingerprint = hex(&Sha256::digest(der));
+    let subject = crate::tls::certificate_subject(der).unwrap_or_default();
+    let account = state.storage.account_by_certificate(&fingerprint, &subject).await?;
+    usable(account).map_err(|_| unauthenticated("the client certificate is not registered to an account"))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Authenticates a request by whichever credential it carries. `allow_bearer` is false where a
+/// token must not be usable (minting a new token).
+pub async fn authenticate(req: &HttpRequest, state: &AppState, allow_bearer: bool) -> Result<Caller, ApiError> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| unauthenticated("the Authorization header is not ASCII"))?;
+        let (scheme, rest) = value.split_once(' ').ok_or_else(|| unauthenticated("malformed Authorization header"))?;
+        if scheme.eq_ignore_ascii_case("basic") {
+            let (user, secret) = basic_credentials(rest)?;
+            return match api_key_prefix(&secret).map(str::to_string) {
+                Some(prefix) => Ok(Caller { account: by_api_key(state, &user, &secret, &prefix).await?, method: AuthMethod::ApiKey }),
+                None => Ok(Caller { account: by_password(state, user, secret).await?, method: AuthMethod::Password }),
+            };
+        }
+        if scheme.eq_ignore_ascii_case("bearer") && allow_bearer {
+            return Ok(Caller { account: by_bearer(state, rest.trim()).await?, method: AuthMethod::Bearer });
+        }
+        return Err(unauthenticated("use HTTP Basic (password or API key) or a Bearer token"));
+    }
+    if let Some(cert) = req.conn_data::<PeerCertificate>() {
+        return Ok(Caller { account: by_certificate(state, &cert.0).await?, method: AuthMethod::ClientCertificate });
+    }
+    Err(unauthenticated("send HTTP Basic credentials, a Bearer token or a client certificate"))
 }
 
 impl FromRequest for Caller {
@@ -154,7 +205,9 @@ impl FromRequest for Caller {
                 .app_data::<web::Data<AppState>>()
                 .cloned()
                 .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            authenticate(&req, &state).await
+            let caller = authenticate(&req, &state, true).await?;
+            req.extensions_mut().insert(caller.clone());
+            Ok(caller)
         })
     }
 }
@@ -162,15 +215,6 @@ impl FromRequest for Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hashes_verify() {
-        let h = hash_password("s3cret").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("s3cret", &h));
-        assert!(!verify_password("s3cret!", &h));
-        assert!(!verify_password("s3cret", "not a hash"));
-    }
 
     #[test]
     fn cache_key_depends_on_every_part() {
@@ -184,5 +228,13 @@ mod tests {
         let expired = CredentialCache::new(Duration::from_secs(0));
         expired.remember(k);
         assert!(!expired.is_fresh(&k));
+    }
+
+    #[test]
+    fn basic_parsing() {
+        let v = STANDARD.encode("user:pa:ss");
+        assert_eq!(basic_credentials(&v).unwrap(), ("user".into(), "pa:ss".into()));
+        assert!(basic_credentials("%%%").is_err());
+        assert!(basic_credentials(&STANDARD.encode("nocolon")).is_err());
     }
 }

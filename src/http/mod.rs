@@ -1,8 +1,10 @@
 //! HTTP layer: routes, extractors, media types and errors. Talks to the domain and to storage
 //! through [`AppState`]; knows nothing of SQL.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod jwt;
 pub mod media;
 pub mod routes;
 
@@ -17,7 +19,7 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, NormalizePath, 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
 use self::error::ApiError;
-use self::routes::{collections, discovery, health, objects, status};
+use self::routes::{admin, collections, discovery, health, objects, status, token};
 use crate::config::Config;
 use crate::domain::cursor::CursorKey;
 use crate::storage::SharedStorage;
@@ -27,13 +29,41 @@ pub struct AppState {
     pub storage: SharedStorage,
     pub cursor_key: CursorKey,
     pub credentials: auth::CredentialCache,
+    pub jwt: jwt::JwtKeys,
+    pub audit: audit::AuditSink,
 }
 
 impl AppState {
     pub async fn new(config: Arc<Config>, storage: SharedStorage) -> Result<AppState, crate::storage::StorageError> {
-        let cursor_key = CursorKey::new(storage.cursor_secret().await?);
+        let secret = storage.shared_secret("cursor_secret", || rand::random::<[u8; 32]>().to_vec()).await?;
+        let secret: [u8; 32] = secret
+            .try_into()
+            .map_err(|_| crate::storage::StorageError::Database("stored cursor secret has the wrong length".into()))?;
+        let cursor_key = CursorKey::new(secret);
         let credentials = auth::CredentialCache::new(Duration::from_secs(config.auth.credential_cache_seconds));
-        Ok(AppState { config, storage, cursor_key, credentials })
+        let jwt = token_keys(&config, &storage).await?;
+        let audit = audit::AuditSink::start(storage.clone());
+        Ok(AppState { config, storage, cursor_key, credentials, jwt, audit })
+    }
+}
+
+/// The token signing key: from `auth.token_key_file`, else generated once and kept in the database.
+async fn token_keys(config: &Config, storage: &SharedStorage) -> Result<jwt::JwtKeys, crate::storage::StorageError> {
+    let a = &config.auth;
+    let ttl = Duration::from_secs(a.token_ttl_seconds);
+    let bad = |e: jwt::JwtError| crate::storage::StorageError::Config(e.to_string());
+    match &a.token_key_file {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| crate::storage::StorageError::Config(format!("auth.token_key_file {}: {e}", path.display())))?;
+            jwt::JwtKeys::from_pem(&pem, &a.token_issuer, &a.token_audience, ttl).map_err(bad)
+        }
+        None => {
+            let pkcs8 = storage
+                .shared_secret("token_ed25519_pkcs8", || jwt::JwtKeys::generate_pkcs8().unwrap_or_default())
+                .await?;
+            jwt::JwtKeys::from_pkcs8(&pkcs8, &a.token_issuer, &a.token_audience, ttl).map_err(bad)
+        }
     }
 }
 
@@ -68,6 +98,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()))
         .service(web::resource("/healthz/").route(web::get().to(health::healthz)))
         .service(web::resource("/readyz/").route(web::get().to(health::readyz)))
+        .service(
+            web::resource("/auth/token/")
+                .route(web::post().to(token::issue))
+                .default_service(web::to(not_allowed("POST"))),
+        )
+        .service(admin::scope())
         .service(
             web::resource("/taxii2/")
                 .route(web::get().to(discovery::discovery))
@@ -127,15 +163,28 @@ pub fn server(state: AppState, listener: TcpListener, tls: rustls::ServerConfig,
         App::new()
             .app_data(state.clone())
             .wrap(ErrorHandlers::new().default_handler(taxii_error_body))
+            .wrap(actix_web::middleware::from_fn(audit::middleware))
             .wrap(NormalizePath::new(TrailingSlash::Always))
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(configure)
     })
+    .on_connect(capture_client_certificate)
     .shutdown_timeout(10);
     if workers > 0 {
         server = server.workers(workers);
     }
     Ok(server.listen_rustls_0_23(listener, tls)?.run())
+}
+
+/// Keeps the verified client certificate of a TLS connection for the authentication extractor.
+fn capture_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+    type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+    if let Some(stream) = conn.downcast_ref::<Tls>() {
+        let (_, session) = stream.get_ref();
+        if let Some(leaf) = session.peer_certificates().and_then(|certs| certs.first()) {
+            data.insert(auth::PeerCertificate(leaf.to_vec()));
+        }
+    }
 }
 
 fn spawn_status_purge(state: web::Data<AppState>, retention: Duration) {

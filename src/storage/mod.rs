@@ -2,6 +2,8 @@
 //! default). Every object read takes an [`ObjectVisibility`] from the sharing policy and applies
 //! it inside the query.
 
+pub mod audit;
+pub mod directory;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -11,10 +13,8 @@ use async_trait::async_trait;
 use crate::domain::cursor::Position;
 use crate::domain::envelope::IncomingObject;
 use crate::domain::filters::ObjectFilter;
-use crate::domain::model::{
-    AccountRecord, Collection, Membership, NewAccount, NewCollection, NewOrganisation, Page, StatusDetail,
-    StatusResource, StoredObject,
-};
+use crate::domain::model::{Collection, Membership, Page, StatusDetail, StatusResource, StoredObject};
+use crate::domain::tlp::Tlp;
 use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::Micros;
 
@@ -59,6 +59,10 @@ pub struct IngestBatch {
     pub collection_key: i64,
     pub account_id: i64,
     pub producer_org: i64,
+    /// TLP of objects without a TLP marking.
+    pub default_tlp: Tlp,
+    /// The collection's audience: RED recipients must be readers in it.
+    pub trust_group_id: i64,
     pub request_timestamp: Micros,
     pub objects: Vec<IncomingObject>,
     /// Objects refused before storage (validation); they appear in the status as failures.
@@ -71,22 +75,30 @@ pub struct DeleteRequest {
     pub visibility: ObjectVisibility,
     pub object_id: String,
     pub filter: ObjectFilter,
+    /// Only versions posted by this organisation may go; `None` for administrators.
+    pub producer_org: Option<i64>,
 }
 
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted(u64),
+    /// No visible version matched.
+    NotFound,
+    /// Matching versions exist that the caller's organisation did not post; nothing was deleted.
+    NotProducer,
+}
+
+/// Everything the hub stores. Split by concern; one implementation per backend.
+pub trait Storage: ObjectStore + directory::DirectoryStore + audit::AuditStore + 'static {}
+
+impl<T: ObjectStore + directory::DirectoryStore + audit::AuditStore + 'static> Storage for T {}
+
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait ObjectStore: Send + Sync {
     /// Readiness: the database answers.
     async fn ping(&self) -> Result<(), StorageError>;
-    /// The secret that signs pagination cursors; shared by every replica of the hub.
-    async fn cursor_secret(&self) -> Result<[u8; 32], StorageError>;
-
-    async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>, StorageError>;
-    async fn create_organisation(&self, org: NewOrganisation) -> Result<i64, StorageError>;
-    async fn organisation_by_name(&self, name: &str) -> Result<Option<i64>, StorageError>;
-    async fn create_account(&self, account: NewAccount) -> Result<i64, StorageError>;
-    async fn create_trust_group(&self, name: &str, description: Option<&str>) -> Result<i64, StorageError>;
-    async fn set_membership(&self, trust_group_id: i64, organisation_id: i64, m: Membership) -> Result<(), StorageError>;
-    async fn create_collection(&self, c: NewCollection) -> Result<Collection, StorageError>;
+    /// A secret shared by every replica of the hub (cursor MACs, generated JWT keys), made on first use.
+    async fn shared_secret(&self, name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StorageError>;
 
     /// Collections of an API root with the caller organisation's membership in their trust group.
     async fn collections(&self, api_root: &str, organisation_id: i64) -> Result<Vec<(Collection, Option<Membership>)>, StorageError>;
@@ -103,8 +115,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn list_objects(&self, query: ObjectQuery) -> Result<Page<StoredObject>, StorageError>;
     /// Whether any version of the object is visible to the caller (to tell 404 from an empty page).
     async fn object_visible(&self, collection_key: i64, visibility: &ObjectVisibility, object_id: &str) -> Result<bool, StorageError>;
-    /// Deletes the matching visible versions; returns how many were removed.
-    async fn delete_object(&self, request: DeleteRequest) -> Result<u64, StorageError>;
+    /// Deletes the matching visible versions, if the caller may delete all of them.
+    async fn delete_object(&self, request: DeleteRequest) -> Result<DeleteOutcome, StorageError>;
     /// A status resource as stored, only for the account that created it.
     async fn status(&self, api_root: &str, status_id: &str, account_id: i64) -> Result<Option<String>, StorageError>;
     /// Removes status resources older than `before`; returns how many.

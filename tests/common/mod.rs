@@ -89,6 +89,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestHub {
                 title: format!("{alias} collection"),
                 description: None,
                 trust_group_id: group,
+                default_tlp: taxii_hub::domain::tlp::Tlp::Amber,
             })
             .await
             .unwrap();
@@ -110,6 +111,8 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestHub {
                 password_hash: Some(hash_password(&password).unwrap()),
                 role,
                 redistributes: false,
+                cert_fingerprint: None,
+                cert_subject: None,
             })
             .await
             .unwrap();

@@ -1,10 +1,12 @@
 //! TAXII 2.1 endpoints (§4, §5) and the operational ones.
 
+pub mod admin;
 pub mod collections;
 pub mod discovery;
 pub mod health;
 pub mod objects;
 pub mod status;
+pub mod token;
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;

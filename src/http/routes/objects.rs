@@ -1,7 +1,7 @@
 //! Objects (§5.3–5.8): list, add, get one, delete, versions, manifest.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::StreamExt;
 
 use super::{api_root, taxii_response, visible_collection};
@@ -11,11 +11,13 @@ use crate::domain::filters::{parse_query, Endpoint};
 use crate::domain::model::{Collection, Page, StoredObject};
 use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::{format_micros, format_nanos, now_micros};
+use crate::http::audit::AuditNote;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::media::{require_taxii_accept, require_taxii_content_type};
 use crate::http::AppState;
-use crate::storage::{DeleteRequest, IngestBatch, ObjectQuery, Projection};
+use crate::domain::model::Role;
+use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, Projection};
 
 struct Listed {
     page: Page<StoredObject>,
@@ -68,6 +70,15 @@ async fn list(
             return Err(ApiError::NotFound(format!("no object '{id}' in this collection")));
         }
     }
+    req.extensions_mut().insert(AuditNote {
+        collection_key: Some(collection.key),
+        object_count: page.items.len() as u64,
+        date_added_first: page.items.first().map(|o| o.date_added),
+        date_added_last: page.items.last().map(|o| o.date_added),
+        object_ids: object_id.map(str::to_string),
+        filter: Some(canonical.clone()),
+        detail: None,
+    });
     let next = match (page.more, page.items.last()) {
         (true, Some(last)) => Some(state.cursor_key.encode(&scope, Position { date_added: last.date_added, seq: last.seq })),
         _ => None,
@@ -196,6 +207,12 @@ pub async fn delete_object(
         return Err(ApiError::Forbidden("deleting needs both read and write access to this collection".into()));
     }
     let request = parse_query(req.query_string(), Endpoint::DeleteObject)?;
+    req.extensions_mut().insert(AuditNote {
+        collection_key: Some(collection.key),
+        object_ids: Some(id.clone()),
+        filter: Some(request.filter.canonical()),
+        ..AuditNote::default()
+    });
     let deleted = state
         .storage
         .delete_object(DeleteRequest {
@@ -203,13 +220,19 @@ pub async fn delete_object(
             visibility: ObjectVisibility::for_viewer(&caller.viewer()),
             object_id: id.clone(),
             filter: request.filter,
+            producer_org: (caller.account.role != Role::Admin).then_some(caller.account.organisation_id),
         })
         .await?;
-    if deleted == 0 {
-        return Err(ApiError::NotFound(format!("no object '{id}' matching the request in this collection")));
+    match deleted {
+        DeleteOutcome::Deleted(n) => {
+            tracing::info!(object = %id, versions = n, "deleted object versions");
+            Ok(taxii_response(StatusCode::OK).finish())
+        }
+        DeleteOutcome::NotFound => Err(ApiError::NotFound(format!("no object '{id}' matching the request in this collection"))),
+        DeleteOutcome::NotProducer => Err(ApiError::Forbidden(
+            "only the organisation that shared an object (or a hub administrator) may delete it".into(),
+        )),
     }
-    tracing::info!(object = %id, versions = deleted, "deleted object versions");
-    Ok(taxii_response(StatusCode::OK).finish())
 }
 
 pub async fn add_objects(
@@ -243,6 +266,7 @@ pub async fn add_objects(
         }
         body.extend_from_slice(&chunk);
     }
+    req.extensions_mut().insert(AuditNote { collection_key: Some(collection.key), ..AuditNote::default() });
     let request_timestamp = now_micros();
     let parsed = web::block(move || envelope::parse(&body))
         .await
@@ -255,6 +279,8 @@ pub async fn add_objects(
             collection_key: collection.key,
             account_id: caller.account.id,
             producer_org: caller.account.organisation_id,
+            default_tlp: collection.default_tlp,
+            trust_group_id: collection.trust_group_id,
             request_timestamp,
             objects: parsed.accepted,
             rejected: parsed.rejected,
@@ -263,6 +289,14 @@ pub async fn add_objects(
     tracing::info!(
         status = %status.id, accepted = status.success_count, rejected = status.failure_count, "objects added"
     );
+    let accepted_ids: Vec<&str> = status.successes.iter().map(|d| d.id.as_str()).collect();
+    req.extensions_mut().insert(AuditNote {
+        collection_key: Some(collection.key),
+        object_count: status.success_count as u64,
+        object_ids: Some(accepted_ids.join(",")),
+        detail: Some(format!("status {}: {} accepted, {} refused", status.id, status.success_count, status.failure_count)),
+        ..AuditNote::default()
+    });
     let body = serde_json::to_string(&status).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(taxii_response(StatusCode::ACCEPTED).body(body))
 }

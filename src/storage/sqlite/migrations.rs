@@ -5,7 +5,10 @@ use crate::domain::timestamp::now_micros;
 use crate::storage::StorageError;
 
 /// (version, SQL). Append only: a released migration is never edited.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../schemas/sqlite/0001_core.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../schemas/sqlite/0001_core.sql")),
+    (2, include_str!("../../../schemas/sqlite/0002_sharing.sql")),
+];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)

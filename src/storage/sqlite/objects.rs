@@ -1,0 +1,323 @@
+//! SQLite: TAXII object storage (collections as callers see them, ingest, listings, deletes, statuses).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::query::{push_object_conditions, Sql};
+use super::rusqlite::{self, params, OptionalExtension};
+use super::writer::WriterCtx;
+use super::{db_err, SqliteStorage};
+use crate::domain::envelope::RECIPIENTS_PROPERTY;
+use crate::domain::model::{Collection, Membership, Page, StatusDetail, StatusResource, StoredObject};
+use crate::domain::policy::{effective_tlp, ObjectVisibility};
+use crate::domain::timestamp::{format_nanos, Micros};
+use crate::domain::tlp::Tlp;
+use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
+
+pub(super) const COLLECTION_COLUMNS: &str =
+    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp";
+
+pub(super) fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Collection> {
+    Ok(Collection {
+        key: r.get(0)?,
+        id: r.get(1)?,
+        api_root: r.get(2)?,
+        alias: r.get(3)?,
+        title: r.get(4)?,
+        description: r.get(5)?,
+        trust_group_id: r.get(6)?,
+        default_tlp: Tlp::from_rank(r.get(7)?).unwrap_or(Tlp::Amber),
+    })
+}
+
+fn with_membership(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Collection, Option<Membership>)> {
+    let collection = collection_from_row(r)?;
+    let can_read: Option<bool> = r.get(8)?;
+    let can_write: Option<bool> = r.get(9)?;
+    Ok((collection, can_read.map(|can_read| Membership { can_read, can_write: can_write.unwrap_or(false) })))
+}
+
+fn select_with_membership() -> String {
+    format!(
+        "SELECT {COLLECTION_COLUMNS}, m.can_read, m.can_write FROM collections c \
+         LEFT JOIN trust_group_members m ON m.trust_group_id = c.trust_group_id AND m.organisation_id = ?1"
+    )
+}
+
+/// Organisations that may read the collection's trust group, by their STIX identity id.
+fn readers_by_identity(conn: &rusqlite::Connection, trust_group_id: i64) -> Result<HashMap<String, i64>, StorageError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT o.identity_id, o.id FROM trust_group_members m JOIN organisations o ON o.id = m.organisation_id \
+             WHERE m.trust_group_id = ?1 AND m.can_read",
+        )
+        .map_err(db_err)?;
+    let rows = stmt.query_map([trust_group_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
+    rows.collect::<Result<_, _>>().map_err(db_err)
+}
+
+fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, StorageError> {
+    let mut successes = Vec::with_capacity(batch.objects.len());
+    let mut failures = batch.rejected;
+    let WriterCtx { conn, clock } = ctx;
+    let mut readers: Option<HashMap<String, i64>> = None;
+    {
+        let mut existing_unversioned = conn
+            .prepare_cached(
+                "SELECT 1 FROM objects WHERE collection_key = ?1 AND stix_id = ?2 AND spec_version = ?3 \
+                 AND producer_org = ?4 AND versioned = 0 LIMIT 1",
+            )
+            .map_err(db_err)?;
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+            )
+            .map_err(db_err)?;
+        let mut insert_recipient = conn
+            .prepare_cached("INSERT OR IGNORE INTO object_recipients (object_seq, organisation_id) VALUES (?1, ?2)")
+            .map_err(db_err)?;
+        for obj in batch.objects {
+            let tlp = effective_tlp(obj.marking_tlp, batch.default_tlp);
+            let mut recipient_orgs = Vec::new();
+            if tlp == Tlp::Red {
+                if readers.is_none() {
+                    readers = Some(readers_by_identity(conn, batch.trust_group_id)?);
+                }
+                let members = readers.as_ref().expect("just loaded");
+                let refusal = if obj.recipients.is_empty() {
+                    Some(format!(
+                        "{}.{RECIPIENTS_PROPERTY}: a TLP:RED object must name its recipient organisations (identity ids)",
+                        obj.stix_type
+                    ))
+                } else {
+                    obj.recipients.iter().find(|r| !members.contains_key(*r)).map(|r| {
+                        format!(
+                            "{}.{RECIPIENTS_PROPERTY}: '{r}' is not an organisation that may read this collection",
+                            obj.stix_type
+                        )
+                    })
+                };
+                if let Some(message) = refusal {
+                    failures.push(StatusDetail {
+                        id: obj.stix_id,
+                        version: obj.version.map(format_nanos).unwrap_or_default(),
+                        message: Some(message),
+                    });
+                    continue;
+                }
+                recipient_orgs = obj.recipients.iter().map(|r| members[r]).collect();
+            }
+            let date_added = clock.next();
+            let (version, versioned) = match obj.version {
+                Some(v) => (v, true),
+                None => (date_added * 1000, false),
+            };
+            let duplicate = !versioned
+                && existing_unversioned
+                    .exists(params![batch.collection_key, obj.stix_id, obj.spec_version, batch.producer_org])
+                    .map_err(db_err)?;
+            let inserted = !duplicate
+                && insert
+                    .execute(params![
+                        batch.collection_key,
+                        obj.stix_id,
+                        obj.stix_type,
+                        obj.spec_version,
+                        version,
+                        versioned,
+                        date_added,
+                        batch.producer_org,
+                        tlp.rank(),
+                        obj.raw
+                    ])
+                    .map_err(db_err)?
+                    == 1;
+            if inserted {
+                let seq = conn.last_insert_rowid();
+                for org in recipient_orgs {
+                    insert_recipient.execute(params![seq, org]).map_err(db_err)?;
+                }
+            }
+            successes.push(StatusDetail {
+                id: obj.stix_id,
+                version: format_nanos(version),
+                message: if inserted { None } else { Some("already present".into()) },
+            });
+        }
+    }
+    let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, failures);
+    let body = serde_json::to_string(&status).map_err(|e| StorageError::Database(e.to_string()))?;
+    conn.prepare_cached("INSERT INTO statuses (id, api_root, account_id, request_timestamp, body) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .and_then(|mut s| s.execute(params![status.id, batch.api_root, batch.account_id, batch.request_timestamp, body]))
+        .map_err(db_err)?;
+    Ok(status)
+}
+
+fn delete(ctx: &mut WriterCtx, req: DeleteRequest) -> Result<DeleteOutcome, StorageError> {
+    let mut sql = Sql::default();
+    let ck = sql.bind(req.collection_key);
+    sql.push(&format!("SELECT o.seq, o.producer_org FROM objects o WHERE o.collection_key = {ck}"));
+    push_object_conditions(&mut sql, &req.visibility, Some(&req.object_id), &req.filter);
+    let matched: Vec<(i64, i64)> = {
+        let mut stmt = ctx.conn.prepare(&sql.text).map_err(db_err)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)?
+    };
+    if matched.is_empty() {
+        return Ok(DeleteOutcome::NotFound);
+    }
+    if let Some(org) = req.producer_org {
+        if matched.iter().any(|(_, producer)| *producer != org) {
+            return Ok(DeleteOutcome::NotProducer);
+        }
+    }
+    let mut stmt = ctx.conn.prepare_cached("DELETE FROM objects WHERE seq = ?1").map_err(db_err)?;
+    for (seq, _) in &matched {
+        stmt.execute([seq]).map_err(db_err)?;
+    }
+    Ok(DeleteOutcome::Deleted(matched.len() as u64))
+}
+
+#[async_trait]
+impl ObjectStore for SqliteStorage {
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err)).await
+    }
+
+    async fn shared_secret(&self, name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StorageError> {
+        let name = name.to_string();
+        self.writer
+            .execute(move |ctx| {
+                let existing: Option<Vec<u8>> = ctx
+                    .conn
+                    .query_row("SELECT value FROM hub_settings WHERE name = ?1", [&name], |r| r.get(0))
+                    .optional()
+                    .map_err(db_err)?;
+                if let Some(v) = existing {
+                    return Ok(v);
+                }
+                let v = make();
+                ctx.conn
+                    .execute("INSERT INTO hub_settings (name, value) VALUES (?1, ?2)", params![name, v])
+                    .map_err(db_err)?;
+                Ok(v)
+            })
+            .await
+    }
+
+    async fn collections(&self, api_root: &str, organisation_id: i64) -> Result<Vec<(Collection, Option<Membership>)>, StorageError> {
+        let api_root = api_root.to_string();
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(&format!("{} WHERE c.api_root = ?2 ORDER BY c.created, c.key", select_with_membership()))
+                .map_err(db_err)?;
+            let rows = s.query_map(params![organisation_id, api_root], with_membership).map_err(db_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn collection(
+        &self,
+        api_root: &str,
+        id_or_alias: &str,
+        organisation_id: i64,
+    ) -> Result<Option<(Collection, Option<Membership>)>, StorageError> {
+        let (api_root, key) = (api_root.to_string(), id_or_alias.to_string());
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "{} WHERE c.api_root = ?2 AND (c.id = ?3 OR c.alias = ?3) ORDER BY c.id = ?3 DESC LIMIT 1",
+                select_with_membership()
+            ))
+            .and_then(|mut s| s.query_row(params![organisation_id, api_root, key], with_membership).optional())
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn add_objects(&self, batch: IngestBatch) -> Result<StatusResource, StorageError> {
+        self.writer.execute(move |ctx| ingest(ctx, batch)).await
+    }
+
+    async fn list_objects(&self, q: ObjectQuery) -> Result<Page<StoredObject>, StorageError> {
+        self.read(move |c| {
+            let mut sql = Sql::default();
+            let columns = match q.projection {
+                Projection::Full => "o.seq, o.stix_id, o.date_added, o.version, o.spec_version, o.raw",
+                Projection::Metadata => "o.seq, o.stix_id, o.date_added, o.version, o.spec_version, NULL",
+            };
+            let ck = sql.bind(q.collection_key);
+            sql.push(&format!("SELECT {columns} FROM objects o WHERE o.collection_key = {ck}"));
+            if let Some(pos) = q.after {
+                let da = sql.bind(pos.date_added);
+                let seq = sql.bind(pos.seq);
+                sql.push(&format!(" AND (o.date_added > {da} OR (o.date_added = {da} AND o.seq > {seq}))"));
+            }
+            push_object_conditions(&mut sql, &q.visibility, q.object_id.as_deref(), &q.filter);
+            let limit = sql.bind(q.limit as i64 + 1);
+            sql.push(&format!(" ORDER BY o.date_added, o.seq LIMIT {limit}"));
+            let mut stmt = c.prepare_cached(&sql.text).map_err(db_err)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                    Ok(StoredObject {
+                        seq: r.get(0)?,
+                        stix_id: r.get(1)?,
+                        date_added: r.get(2)?,
+                        version: r.get(3)?,
+                        spec_version: r.get(4)?,
+                        raw: r.get(5)?,
+                    })
+                })
+                .map_err(db_err)?;
+            let mut items = rows.collect::<Result<Vec<_>, _>>().map_err(db_err)?;
+            let more = items.len() > q.limit;
+            items.truncate(q.limit);
+            Ok(Page { items, more })
+        })
+        .await
+    }
+
+    async fn object_visible(&self, collection_key: i64, visibility: &ObjectVisibility, object_id: &str) -> Result<bool, StorageError> {
+        let (vis, id) = (visibility.clone(), object_id.to_string());
+        self.read(move |c| {
+            let mut sql = Sql::default();
+            let ck = sql.bind(collection_key);
+            let idp = sql.bind(id);
+            let pred = sql.visibility(&vis, "o");
+            sql.push(&format!(
+                "SELECT EXISTS (SELECT 1 FROM objects o WHERE o.collection_key = {ck} AND o.stix_id = {idp} AND {pred})"
+            ));
+            c.prepare_cached(&sql.text)
+                .and_then(|mut s| s.query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0)))
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_object(&self, req: DeleteRequest) -> Result<DeleteOutcome, StorageError> {
+        self.writer.execute(move |ctx| delete(ctx, req)).await
+    }
+
+    async fn status(&self, api_root: &str, status_id: &str, account_id: i64) -> Result<Option<String>, StorageError> {
+        let (api_root, id) = (api_root.to_string(), status_id.to_string());
+        self.read(move |c| {
+            c.prepare_cached("SELECT body FROM statuses WHERE id = ?1 AND api_root = ?2 AND account_id = ?3")
+                .and_then(|mut s| s.query_row(params![id, api_root, account_id], |r| r.get(0)).optional())
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn purge_statuses(&self, before: Micros) -> Result<u64, StorageError> {
+        self.writer
+            .execute(move |ctx| {
+                let n = ctx.conn.execute("DELETE FROM statuses WHERE request_timestamp < ?1", [before]).map_err(db_err)?;
+                Ok(n as u64)
+            })
+            .await
+    }
+}
