@@ -32,8 +32,8 @@ pub struct TestHub {
     pub ca_pem: String,
     pub tls_chain: String,
     pub tls_key: String,
-    pub passwords: HashMap<&'static str, String>,
-    pub collections: HashMap<&'static str, String>,
+    pub passwords: HashMap<String, String>,
+    pub collections: HashMap<String, String>,
 }
 
 /// The fixture world:
@@ -93,7 +93,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestHub {
             })
             .await
             .unwrap();
-        collections.insert(alias, c.id);
+        collections.insert(alias.to_string(), c.id);
     }
     let mut passwords = HashMap::new();
     for (username, org, role) in [
@@ -116,7 +116,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestHub {
             })
             .await
             .unwrap();
-        passwords.insert(username, password);
+        passwords.insert(username.to_string(), password);
     }
 
     let generated = taxii_hub::tls::generate_self_signed(&["localhost", "127.0.0.1"]).unwrap();
@@ -156,6 +156,63 @@ impl TestHub {
             .build()
             .unwrap();
         self.hub = Some(running);
+    }
+
+    pub async fn add_org(&self, name: &str, kind: OrganisationKind) -> (i64, String) {
+        let id = self
+            .storage
+            .create_organisation(NewOrganisation { name: name.into(), identity_id: None, sector: None, kind })
+            .await
+            .unwrap();
+        let identity = self.storage.organisation(id).await.unwrap().unwrap().identity_id;
+        (id, identity)
+    }
+
+    /// An account that authenticates with an API key (cheap to make, unlike argon2 passwords).
+    pub async fn add_key_account(&mut self, username: &str, org: i64, role: Role, redistributes: bool) -> i64 {
+        let id = self
+            .storage
+            .create_account(NewAccount {
+                organisation_id: org,
+                username: username.into(),
+                password_hash: None,
+                role,
+                redistributes,
+                cert_fingerprint: None,
+                cert_subject: None,
+            })
+            .await
+            .unwrap();
+        let key = taxii_hub::domain::credentials::new_api_key();
+        self.storage.create_api_key(id, &key.prefix, key.hash, None, None).await.unwrap();
+        self.passwords.insert(username.to_string(), key.key);
+        id
+    }
+
+    pub async fn add_group(&self, name: &str, members: &[(i64, Membership)]) -> i64 {
+        let g = self.storage.create_trust_group(name, None).await.unwrap();
+        for (org, m) in members {
+            self.storage.set_membership(g, *org, *m).await.unwrap();
+        }
+        g
+    }
+
+    pub async fn add_collection(&mut self, alias: &str, group: i64, default_tlp: taxii_hub::domain::tlp::Tlp) -> String {
+        let c = self
+            .storage
+            .create_collection(NewCollection {
+                api_root: ROOT.into(),
+                id: None,
+                alias: Some(alias.into()),
+                title: alias.into(),
+                description: None,
+                trust_group_id: group,
+                default_tlp,
+            })
+            .await
+            .unwrap();
+        self.collections.insert(alias.to_string(), c.id.clone());
+        c.id
     }
 
     pub fn url(&self, path: &str) -> String {
