@@ -64,21 +64,10 @@ impl ObjectVisibility {
     }
 
     /// SQL predicate over the object row `alias`; `bind` turns a value into a placeholder of
-    /// the backend's dialect. Uses `objects.producer_org`, `objects.tlp` and the
-    /// `object_recipients (object_seq, organisation_id)` table.
+    /// the backend's dialect.
     pub fn sql_predicate(&self, alias: &str, bind: &mut dyn FnMut(i64) -> String) -> String {
-        let amber = Tlp::Amber.rank();
-        if self.redistributes {
-            return format!("({alias}.tlp <= {amber})");
-        }
         let org = bind(self.organisation_id);
-        let org2 = bind(self.organisation_id);
-        format!(
-            "({alias}.tlp <= {strict} OR {alias}.producer_org = {org} OR ({alias}.tlp = {red} AND EXISTS \
-             (SELECT 1 FROM object_recipients r WHERE r.object_seq = {alias}.seq AND r.organisation_id = {org2})))",
-            strict = Tlp::AmberStrict.rank(),
-            red = Tlp::Red.rank(),
-        )
+        rule_sql(alias, &org, if self.redistributes { "1" } else { "0" })
     }
 
     /// The same rule evaluated in memory, for one stored version. Used by tests as the model
@@ -91,6 +80,21 @@ impl ObjectVisibility {
             Tlp::Red => producer_org == self.organisation_id || recipients.contains(&self.organisation_id),
         }
     }
+}
+
+/// The visibility rule as SQL over the object row `alias`, for a viewer whose organisation id and
+/// redistributing flag (0/1) are the SQL expressions `org` and `redistributes`. Uses
+/// `objects.producer_org`, `objects.tlp` and `object_recipients (object_seq, organisation_id)`.
+/// Both the per-request queries and the audit's "who received this object" use it.
+pub fn rule_sql(alias: &str, org: &str, redistributes: &str) -> String {
+    format!(
+        "({alias}.tlp <= {amber} OR ({redistributes} = 0 AND ({alias}.tlp = {strict} OR {alias}.producer_org = {org} \
+         OR ({alias}.tlp = {red} AND EXISTS (SELECT 1 FROM object_recipients r \
+         WHERE r.object_seq = {alias}.seq AND r.organisation_id = {org})))))",
+        amber = Tlp::Amber.rank(),
+        strict = Tlp::AmberStrict.rank(),
+        red = Tlp::Red.rank(),
+    )
 }
 
 /// Effective TLP of a version: the most restrictive TLP marking it carries, or the collection's

@@ -22,7 +22,8 @@ use crate::domain::timestamp::Micros;
 pub enum StorageError {
     #[error("database error: {0}")]
     Database(String),
-    #[error("{0} already exists")]
+    /// A uniqueness rule or a dependency stands in the way (duplicate name, group still used…).
+    #[error("{0}")]
     Conflict(String),
     #[error("{0} not found")]
     NotFound(String),

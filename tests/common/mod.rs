@@ -32,6 +32,10 @@ pub struct TestHub {
     pub ca_pem: String,
     pub tls_chain: String,
     pub tls_key: String,
+    /// PEM of the CA whose client certificates the hub accepts (mutual TLS), if any.
+    pub client_ca_pem: Option<String>,
+    /// Client certificate + key (PEM) the test client presents, if any.
+    pub client_identity: Option<String>,
     pub passwords: HashMap<String, String>,
     pub collections: HashMap<String, String>,
 }
@@ -133,6 +137,8 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestHub {
         ca_pem: generated.ca_pem,
         tls_chain: generated.chain_pem,
         tls_key: generated.key_pem,
+        client_ca_pem: None,
+        client_identity: None,
         passwords,
         collections,
     };
@@ -146,16 +152,24 @@ impl TestHub {
         if let Some(h) = self.hub.take() {
             h.stop();
         }
-        let tls = taxii_hub::tls::server_config(self.tls_chain.as_bytes(), self.tls_key.as_bytes()).unwrap();
+        let client = taxii_hub::tls::ClientAuth { ca_pem: self.client_ca_pem.clone().map(String::into_bytes), required: false };
+        let tls = taxii_hub::tls::server_config_with_clients(self.tls_chain.as_bytes(), self.tls_key.as_bytes(), &client).unwrap();
         let running = RunningHub::start(self.config.clone(), self.storage.clone(), tls).expect("hub starts");
         self.base = format!("https://localhost:{}", running.addr.port());
-        self.client = Client::builder()
+        self.client = self.client_with(self.client_identity.as_deref());
+        self.hub = Some(running);
+    }
+
+    /// A client trusting the hub's CA, presenting `identity` (certificate + key PEM) if given.
+    pub fn client_with(&self, identity: Option<&str>) -> Client {
+        let mut b = Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap())
-            .build()
-            .unwrap();
-        self.hub = Some(running);
+            .add_root_certificate(reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap());
+        if let Some(pem) = identity {
+            b = b.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+        }
+        b.build().unwrap()
     }
 
     pub async fn add_org(&self, name: &str, kind: OrganisationKind) -> (i64, String) {

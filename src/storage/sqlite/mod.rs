@@ -20,7 +20,8 @@ use super::{StorageError, StorageOptions};
 pub(crate) fn db_err(e: rusqlite::Error) -> StorageError {
     if let rusqlite::Error::SqliteFailure(f, msg) = &e {
         if f.code == rusqlite::ErrorCode::ConstraintViolation {
-            return StorageError::Conflict(msg.clone().unwrap_or_else(|| "a record".into()));
+            let detail = msg.clone().unwrap_or_default();
+            return StorageError::Conflict(format!("conflicts with an existing record ({detail})"));
         }
     }
     StorageError::Database(e.to_string())
