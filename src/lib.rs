@@ -4,10 +4,13 @@
 //! STIX handling, TAXII semantics) → [`storage`] (one trait; SQLite by default).
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod directory;
 pub mod domain;
 pub mod http;
+pub mod provision;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;

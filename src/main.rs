@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 
 use taxii_hub::app::{self, AppError};
 use taxii_hub::config::Config;
-use taxii_hub::{demo, telemetry, tls};
+use taxii_hub::{cli, demo, telemetry, tls};
 
 #[derive(Parser)]
 #[command(name = "taxii-hub", version, about = "National threat-information-sharing hub (TAXII 2.1 over HTTPS)")]
@@ -31,17 +31,44 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: String,
     },
-    /// Print an argon2id hash of a password read from standard input (for provisioning by hand).
+    /// Make organisations, trust groups, collections and accounts match a TOML file (idempotent).
+    Provision {
+        file: PathBuf,
+        #[arg(long, short, env = "TAXII_HUB_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Manage accounts from the command line.
+    Account {
+        #[command(subcommand)]
+        action: cli::AccountAction,
+        #[arg(long, short, env = "TAXII_HUB_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Print an argon2id hash of a password read from standard input (for provisioning files).
     HashPassword,
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match Cli::parse().command {
         Command::Serve { config, self_signed_if_missing } => {
             Config::load(config.as_deref()).map_err(AppError::from).and_then(|c| run_serve(c, self_signed_if_missing))
         }
         Command::Demo { data_dir, listen } => run_demo(data_dir, listen),
+        Command::Provision { file, config } => with_storage(config, |config, storage| async move {
+            let roots: Vec<String> = config.taxii.api_roots.iter().map(|r| r.path.clone()).collect();
+            let plan = taxii_hub::provision::ProvisionFile::load(&file).map_err(cli::other)?;
+            let changes = taxii_hub::provision::apply(&storage, &plan, &roots).await.map_err(cli::other)?;
+            if changes.is_empty() {
+                println!("no changes: the hub already matches {}", file.display());
+            }
+            for c in changes {
+                println!("{c}");
+            }
+            Ok(())
+        }),
+        Command::Account { action, config } => {
+            with_storage(config, |_, storage| async move { cli::account(&storage, action).await })
+        }
         Command::HashPassword => hash_password(),
     };
     match result {
@@ -51,6 +78,19 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `f` with the configured storage, for one-shot commands.
+fn with_storage<F, Fut>(config: Option<PathBuf>, f: F) -> Result<(), AppError>
+where
+    F: FnOnce(Config, taxii_hub::storage::SharedStorage) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
+    let config = Config::load(config.as_deref())?;
+    actix_web::rt::System::new().block_on(async move {
+        let storage = app::open_storage(&config)?;
+        f(config, storage).await
+    })
 }
 
 fn run_serve(config: Config, self_signed_if_missing: bool) -> Result<(), AppError> {
@@ -76,13 +116,22 @@ fn run_demo(data_dir: PathBuf, listen: String) -> Result<(), AppError> {
     config.storage.url = format!("sqlite://{}", data_dir.join("hub.db").display());
     telemetry::init(&config.log);
     let ca = tls::ensure_self_signed(&data_dir.join("tls"))?;
+    let (plan, accounts) = demo::prepare(&data_dir).map_err(cli::other)?;
+    // The demo file names environment variables; answer them from the demo's own passwords.
+    let passwords: std::collections::HashMap<String, String> =
+        accounts.iter().map(|a| (demo::password_variable(&a.username), a.password.clone())).collect();
     actix_web::rt::System::new().block_on(async move {
         let storage = app::open_storage(&config)?;
-        let root = config.taxii.default_api_root.clone().unwrap_or_else(|| config.taxii.api_roots[0].path.clone());
-        let accounts = demo::seed(&storage, &root, &data_dir).await?;
+        let roots: Vec<String> = config.taxii.api_roots.iter().map(|r| r.path.clone()).collect();
+        let env = |name: &str| passwords.get(name).cloned();
+        for change in taxii_hub::provision::apply_with_env(&storage, &plan, &roots, &env).await.map_err(cli::other)? {
+            tracing::info!(%change, "demo provisioning");
+        }
+        let root = config.taxii.default_api_root.clone().unwrap_or_else(|| roots[0].clone());
         let listener = app::bind(&config)?;
         let base = format!("https://{}", listener.local_addr()?);
-        println!("{}", demo::banner(&base, &root, &ca, &accounts));
+        // A closed stdout (piped into something that went away) must not stop the hub.
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), demo::banner(&base, &root, &ca, &accounts).as_bytes());
         app::serve(Arc::new(config), storage, listener).await
     })
 }
@@ -90,8 +139,7 @@ fn run_demo(data_dir: PathBuf, listen: String) -> Result<(), AppError> {
 fn hash_password() -> Result<(), AppError> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    let hash = taxii_hub::http::auth::hash_password(line.trim_end_matches(['\r', '\n']))
-        .map_err(|e| AppError::Server(std::io::Error::other(e)))?;
+    let hash = taxii_hub::domain::credentials::hash_password(line.trim_end_matches(['\r', '\n'])).map_err(cli::other)?;
     println!("{hash}");
     Ok(())
 }

@@ -189,6 +189,26 @@ pub struct Membership {
     pub can_write: bool,
 }
 
+impl Membership {
+    /// `read`, `write` or `read-write`, as memberships are written in the API and in files.
+    pub fn parse(s: &str) -> Option<Membership> {
+        match s {
+            "read" => Some(Membership { can_read: true, can_write: false }),
+            "write" => Some(Membership { can_read: false, can_write: true }),
+            "read-write" => Some(Membership { can_read: true, can_write: true }),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match (self.can_read, self.can_write) {
+            (true, true) => "read-write",
+            (true, false) => "read",
+            _ => "write",
+        }
+    }
+}
+
 /// One stored object version as listing endpoints see it.
 #[derive(Debug, Clone)]
 pub struct StoredObject {

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use super::{audit_change, created, json_body, no_content, Admin};
 use crate::domain::credentials::{hash_password, new_api_key};
 use crate::domain::model::{AccountRecord, AccountUpdate, NewAccount, NewOrganisation, OrganisationKind, OrganisationUpdate, Role};
-use crate::domain::timestamp::{format_micros, now_micros};
+use crate::directory::issue_api_key;
+use crate::domain::timestamp::format_micros;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 
@@ -236,30 +237,6 @@ async fn list_keys(state: web::Data<AppState>, _a: Admin, id: web::Path<i64>) ->
     Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": keys })))
 }
 
-/// Issues a new API key for an account, optionally revoking the others. Shared with the CLI.
-pub async fn issue_key(
-    storage: &crate::storage::SharedStorage,
-    account_id: i64,
-    label: Option<&str>,
-    expires_in_days: Option<u32>,
-    revoke_others: bool,
-) -> Result<(i64, String), ApiError> {
-    if storage.account(account_id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no account {account_id}")));
-    }
-    let expires = expires_in_days.map(|d| now_micros() + i64::from(d) * 86_400_000_000);
-    let key = new_api_key();
-    let record = storage.create_api_key(account_id, &key.prefix, key.hash, label, expires).await?;
-    if revoke_others {
-        for old in storage.api_keys(account_id).await? {
-            if old.id != record.id && !old.revoked {
-                storage.revoke_api_key(account_id, old.id).await?;
-            }
-        }
-    }
-    Ok((record.id, key.key))
-}
-
 async fn create_key(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -268,7 +245,8 @@ async fn create_key(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let b: KeyBody = if body.is_empty() { KeyBody::default() } else { json_body(&body)? };
-    let (key_id, key) = issue_key(&state.storage, *id, b.label.as_deref(), b.expires_in_days, b.revoke_others.unwrap_or(false)).await?;
+    let (key_id, key) =
+        issue_api_key(&state.storage, *id, b.label.as_deref(), b.expires_in_days, b.revoke_others.unwrap_or(false)).await?;
     audit_change(&req, format!("issued API key {key_id} for account {id}"));
     Ok(created(serde_json::json!({ "id": key_id, "api_key": key })))
 }

@@ -9,26 +9,8 @@ use crate::domain::tlp::Tlp;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 
-/// `read`, `write` or `read-write`, as trust-group memberships are written.
-pub fn parse_access(s: &str) -> Option<Membership> {
-    match s {
-        "read" => Some(Membership { can_read: true, can_write: false }),
-        "write" => Some(Membership { can_read: false, can_write: true }),
-        "read-write" => Some(Membership { can_read: true, can_write: true }),
-        _ => None,
-    }
-}
-
-pub fn access_name(m: Membership) -> &'static str {
-    match (m.can_read, m.can_write) {
-        (true, true) => "read-write",
-        (true, false) => "read",
-        _ => "write",
-    }
-}
-
 fn access(s: &str) -> Result<Membership, ApiError> {
-    parse_access(s).ok_or_else(|| ApiError::BadRequest(format!("access '{s}': use read, write or read-write")))
+    Membership::parse(s).ok_or_else(|| ApiError::BadRequest(format!("access '{s}': use read, write or read-write")))
 }
 
 fn tlp(s: &str) -> Result<Tlp, ApiError> {
@@ -39,7 +21,7 @@ fn group_json(g: &crate::domain::model::TrustGroup) -> serde_json::Value {
     let members: Vec<_> = g
         .members
         .iter()
-        .map(|m| serde_json::json!({ "organisation_id": m.organisation_id, "access": access_name(Membership { can_read: m.can_read, can_write: m.can_write }) }))
+        .map(|m| serde_json::json!({ "organisation_id": m.organisation_id, "access": Membership { can_read: m.can_read, can_write: m.can_write }.name() }))
         .collect();
     serde_json::json!({ "id": g.id, "name": g.name, "description": g.description, "members": members })
 }
