@@ -6,37 +6,67 @@
 mod common;
 
 use common::start;
+use taxii_hub::provision::{apply_with_env, ProvisionFile};
+
+fn python() -> String {
+    let python = std::env::var("TAXII_HUB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = Command::new(&python).args(["-c", "import taxii2client"]).output();
+    assert!(
+        probe.as_ref().is_ok_and(|o| o.status.success()),
+        "the interop tests need the Python package taxii2-client: run scripts/test (it installs it), \
+         or set TAXII_HUB_PYTHON to an interpreter that has it ({python} could not import it)"
+    );
+    python
+}
+
+fn run_script(python: String, args: Vec<String>) -> std::process::Output {
+    // requests lets these variables override the `verify=` a client passes (psf/requests#3829).
+    Command::new(python)
+        .args(args)
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE")
+        .output()
+        .expect("python runs")
+}
 
 use std::process::Command;
 
 #[tokio::test]
 async fn taxii2_client_full_session() {
     let hub = start().await;
-    let python = std::env::var("TAXII_HUB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python).args(["-c", "import taxii2client"]).output();
-    let available = probe.as_ref().is_ok_and(|o| o.status.success());
-    assert!(
-        available,
-        "the interop test needs the Python package taxii2-client: run scripts/test (it installs it), \
-         or set TAXII_HUB_PYTHON to an interpreter that has it ({python} could not import it)"
-    );
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/taxii2client_session.py");
-    let base = hub.base.clone();
+    let python = python();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/taxii2client_session.py").to_string();
     let ca = hub.ca_path.display().to_string();
-    let (alpha, beta) = (hub.passwords["alpha"].clone(), hub.passwords["beta"].clone());
-    let out = tokio::task::spawn_blocking(move || {
-        // requests lets these variables override the `verify=` a client passes (psf/requests#3829).
-        Command::new(&python)
-            .args([script, &base, "alpha", &alpha, &ca, "beta", &beta])
-            .env_remove("REQUESTS_CA_BUNDLE")
-            .env_remove("CURL_CA_BUNDLE")
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("python runs");
+    let args = vec![script, hub.base.clone(), "alpha".into(), hub.passwords["alpha"].clone(), ca, "beta".into(), hub.passwords["beta"].clone()];
+    let out = tokio::task::spawn_blocking(move || run_script(python, args)).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "taxii2-client session failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("interop: OK"), "{stdout}");
+}
+
+/// The demo world, one taxii2-client session per role (producer, recipient CERT, redistributing
+/// feed with a Bearer token, other sectors, admin, read-only telco).
+#[tokio::test]
+async fn taxii2_client_sessions_per_demo_role() {
+    let hub = start().await;
+    let python = python();
+    let plan = ProvisionFile::parse(taxii_hub::demo::DEMO_PROVISION).unwrap();
+    let creds: Vec<serde_json::Value> = plan
+        .accounts
+        .iter()
+        .map(|a| serde_json::json!({ "username": a.username, "password": format!("{}-{}", a.username, uuid::Uuid::new_v4()) }))
+        .collect();
+    let env = |name: &str| {
+        creds.iter().find(|c| taxii_hub::demo::password_variable(c["username"].as_str().unwrap()) == name).map(|c| c["password"].as_str().unwrap().to_string())
+    };
+    apply_with_env(&hub.storage, &plan, &["hub".to_string()], &env).await.unwrap();
+    let creds_path = hub.dir.path().join("demo-credentials.json");
+    std::fs::write(&creds_path, serde_json::to_string(&creds).unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/roles_session.py").to_string();
+    let args = vec![script, hub.base.clone(), hub.ca_path.display().to_string(), creds_path.display().to_string()];
+    let out = tokio::task::spawn_blocking(move || run_script(python, args)).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "per-role session failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("per-role sessions: OK"), "{stdout}");
 }
