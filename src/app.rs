@@ -30,6 +30,8 @@ pub fn open_storage(config: &Config) -> Result<SharedStorage, StorageError> {
         &StorageOptions {
             reader_pool_size: config.storage.reader_pool_size,
             sqlite_synchronous: config.storage.sqlite_synchronous.clone(),
+            postgres_schema: config.storage.postgres_schema.clone(),
+            postgres_ca_file: config.storage.postgres_ca_file.clone(),
         },
     )
 }

@@ -43,13 +43,18 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
-    /// `sqlite:///absolute/path/hub.db` or `sqlite://relative/path/hub.db`.
+    /// `sqlite:///absolute/path/hub.db`, `sqlite://relative/path/hub.db`, or
+    /// `postgres://user:password@host:5432/db?sslmode=require` for several replicas.
     pub url: String,
     pub reader_pool_size: u32,
     /// `full` (every acknowledged write survives power loss), `normal` or `extra`.
     pub sqlite_synchronous: String,
     /// Status resources are kept at least this long (TAXII asks for at least 24 hours).
     pub status_retention_hours: u64,
+    /// PostgreSQL only: the schema to use (created if missing).
+    pub postgres_schema: Option<String>,
+    /// PostgreSQL only: PEM bundle to verify the server with `sslmode=require` (default: the system bundle).
+    pub postgres_ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +147,8 @@ impl Default for StorageConfig {
             reader_pool_size: 4,
             sqlite_synchronous: "full".into(),
             status_retention_hours: 168,
+            postgres_schema: None,
+            postgres_ca_file: None,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod cursor;
 pub mod envelope;
 pub mod filters;
 pub mod model;
+pub mod pattern;
 pub mod policy;
 pub mod stix_id;
 pub mod timestamp;

@@ -4,6 +4,8 @@
 
 pub mod audit;
 pub mod directory;
+pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -128,6 +130,9 @@ pub type SharedStorage = Arc<dyn Storage>;
 
 /// Opens the backend named by a storage URL (`sqlite:///abs/path.db`, `sqlite://relative.db`).
 pub fn open(url: &str, options: &StorageOptions) -> Result<SharedStorage, StorageError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::PostgresStorage::open(url, options)?));
+    }
     if let Some(path) = url.strip_prefix("sqlite://") {
         if path.is_empty() {
             return Err(StorageError::Config("sqlite:// URL has no path".into()));
@@ -135,7 +140,7 @@ pub fn open(url: &str, options: &StorageOptions) -> Result<SharedStorage, Storag
         return Ok(Arc::new(sqlite::SqliteStorage::open(std::path::Path::new(path), options)?));
     }
     Err(StorageError::Config(format!(
-        "unsupported storage URL '{url}': expected sqlite:///path/to/hub.db"
+        "unsupported storage URL '{url}': expected sqlite:///path/to/hub.db or postgres://user@host/db"
     )))
 }
 
@@ -144,10 +149,14 @@ pub struct StorageOptions {
     pub reader_pool_size: u32,
     /// SQLite `synchronous` mode: `full` makes every acknowledged write survive power loss.
     pub sqlite_synchronous: String,
+    /// PostgreSQL schema to use (created if missing); `None` = the connection's search_path.
+    pub postgres_schema: Option<String>,
+    /// PEM bundle trusted for TLS to PostgreSQL (`sslmode=require` in the URL).
+    pub postgres_ca_file: Option<String>,
 }
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        StorageOptions { reader_pool_size: 4, sqlite_synchronous: "full".into() }
+        StorageOptions { reader_pool_size: 4, sqlite_synchronous: "full".into(), postgres_schema: None, postgres_ca_file: None }
     }
 }

@@ -57,6 +57,11 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestHub {
     config.server.workers = 2;
     config.storage.url = format!("sqlite://{}", dir.path().join("hub.db").display());
     config.storage.sqlite_synchronous = "normal".into();
+    // The same suites run on PostgreSQL when scripts/test sets this (a fresh schema per hub).
+    if let Ok(url) = std::env::var("TAXII_HUB_TEST_POSTGRES") {
+        config.storage.url = url;
+        config.storage.postgres_schema = Some(format!("t_{}", uuid::Uuid::new_v4().simple()));
+    }
     config.taxii.default_page_size = 50;
     config.taxii.max_page_size = 100;
     config.taxii.max_content_length = 64 * 1024;
@@ -227,6 +232,25 @@ impl TestHub {
             .unwrap();
         self.collections.insert(alias.to_string(), c.id.clone());
         c.id
+    }
+
+    /// Another hub replica on the same database: on PostgreSQL a separate storage (its own pool
+    /// and runtime), as a second process would have; on SQLite, which is one process per file,
+    /// a second HTTP server over the same storage. Returns the replica and its base URL.
+    pub fn replica(&self) -> (RunningHub, String) {
+        let storage = if self.config.storage.url.starts_with("postgres") {
+            taxii_hub::app::open_storage(&self.config).expect("second PostgreSQL storage")
+        } else {
+            self.storage.clone()
+        };
+        let tls = taxii_hub::tls::server_config(self.tls_chain.as_bytes(), self.tls_key.as_bytes()).unwrap();
+        let running = RunningHub::start(self.config.clone(), storage, tls).expect("replica starts");
+        let base = format!("https://localhost:{}", running.addr.port());
+        (running, base)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        if self.config.storage.url.starts_with("postgres") { "postgres" } else { "sqlite" }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -2,11 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::query::Sql;
-use super::rusqlite::{self, params};
+use super::rusqlite::params;
 use super::{db_err, SqliteStorage};
-use crate::domain::policy::rule_sql;
-use crate::storage::audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore};
+use crate::storage::audit::{audit_query, keep_deliveries, AuditEntry, AuditQuery, AuditRecord, AuditStore};
+use crate::storage::sql::Dialect;
 use crate::storage::StorageError;
 
 #[async_trait]
@@ -50,54 +49,10 @@ impl AuditStore for SqliteStorage {
 
     async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditEntry>, StorageError> {
         self.read(move |c| {
-            let mut sql = Sql::default();
-            sql.push(
-                "SELECT a.id, a.at, a.request_id, a.account_id, a.username, a.organisation_id, a.method, a.path, a.collection_key, \
-                 a.status, a.object_count, a.date_added_first, a.date_added_last, a.object_ids, a.filter, a.detail, c.id \
-                 FROM audit_log a LEFT JOIN collections c ON c.key = a.collection_key \
-                 LEFT JOIN accounts acc ON acc.id = a.account_id WHERE 1 = 1",
-            );
-            if let Some(v) = q.account_id {
-                let p = sql.bind(v);
-                sql.push(&format!(" AND a.account_id = {p}"));
-            }
-            if let Some(v) = q.organisation_id {
-                let p = sql.bind(v);
-                sql.push(&format!(" AND a.organisation_id = {p}"));
-            }
-            if let Some(v) = q.collection_key {
-                let p = sql.bind(v);
-                sql.push(&format!(" AND a.collection_key = {p}"));
-            }
-            if let Some(v) = q.since {
-                let p = sql.bind(v);
-                sql.push(&format!(" AND a.at >= {p}"));
-            }
-            if let Some(v) = q.until {
-                let p = sql.bind(v);
-                sql.push(&format!(" AND a.at <= {p}"));
-            }
-            if let Some(v) = q.before_id {
-                let p = sql.bind(v);
-                sql.push(&format!(" AND a.id < {p}"));
-            }
-            if let Some(id) = &q.object_id {
-                // Named in the request (writes, deletes, single-object reads), or a version of it
-                // the requester could see lies inside the date_added range a listing returned.
-                let named = sql.bind(format!("%{id}%"));
-                let idp = sql.bind(id.clone());
-                let visible = rule_sql("o", "a.organisation_id", "COALESCE(acc.redistributes, 0)");
-                sql.push(&format!(
-                    " AND a.status < 400 AND (a.object_ids LIKE {named} OR EXISTS (SELECT 1 FROM objects o \
-                     WHERE o.stix_id = {idp} AND o.collection_key = a.collection_key \
-                     AND o.date_added BETWEEN a.date_added_first AND a.date_added_last AND {visible}))"
-                ));
-            }
-            let limit = sql.bind(q.limit.clamp(1, 10_000) as i64);
-            sql.push(&format!(" ORDER BY a.id DESC LIMIT {limit}"));
+            let sql = audit_query(&q, Dialect::Sqlite);
             let mut stmt = c.prepare(&sql.text).map_err(db_err)?;
             let rows = stmt
-                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                .query_map(super::args(&sql), |r| {
                     Ok(AuditEntry {
                         id: r.get(0)?,
                         record: AuditRecord {
@@ -122,29 +77,8 @@ impl AuditStore for SqliteStorage {
                 })
                 .map_err(db_err)?;
             let entries: Vec<AuditEntry> = rows.collect::<Result<_, _>>().map_err(db_err)?;
-            Ok(match &q.object_id {
-                Some(id) => entries.into_iter().filter(|e| listing_could_include(&e.record, id)).collect(),
-                None => entries,
-            })
+            Ok(keep_deliveries(entries, &q))
         })
         .await
     }
-}
-
-/// A listing whose `match[id]` or `match[type]` excluded the object did not deliver it.
-fn listing_could_include(r: &AuditRecord, object_id: &str) -> bool {
-    if r.object_ids.as_deref().is_some_and(|ids| ids.split(',').any(|i| i == object_id)) {
-        return true;
-    }
-    let Some(filter) = &r.filter else { return true };
-    let segment = |name: &str| -> Vec<&str> {
-        filter
-            .split('|')
-            .find_map(|s| s.strip_prefix(name))
-            .map(|v| v.split(',').filter(|x| !x.is_empty()).collect())
-            .unwrap_or_default()
-    };
-    let (ids, types) = (segment("id="), segment("ty="));
-    let ty = crate::domain::stix_id::type_of(object_id).unwrap_or("");
-    (ids.is_empty() || ids.contains(&object_id)) && (types.is_empty() || types.contains(&ty))
 }

@@ -4,7 +4,6 @@ mod audit;
 mod directory;
 pub mod migrations;
 mod objects;
-mod query;
 mod writer;
 
 pub use r2d2_sqlite::rusqlite;
@@ -16,6 +15,20 @@ use rusqlite::{Connection, OpenFlags};
 
 use self::writer::Writer;
 use super::{StorageError, StorageOptions};
+
+/// The builder's parameters as rusqlite values.
+pub(crate) fn args(sql: &crate::storage::sql::Sql) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
+    use crate::storage::sql::SqlArg;
+    rusqlite::params_from_iter(
+        sql.params
+            .iter()
+            .map(|a| match a {
+                SqlArg::Int(i) => rusqlite::types::Value::Integer(*i),
+                SqlArg::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            })
+            .collect::<Vec<_>>(),
+    )
+}
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StorageError {
     if let rusqlite::Error::SqliteFailure(f, msg) = &e {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
-use super::query::{push_object_conditions, Sql};
+use crate::storage::sql::{push_object_conditions, Sql};
 use super::rusqlite::{self, params, OptionalExtension};
 use super::writer::WriterCtx;
 use super::{db_err, SqliteStorage};
@@ -163,7 +163,7 @@ fn delete(ctx: &mut WriterCtx, req: DeleteRequest) -> Result<DeleteOutcome, Stor
     let matched: Vec<(i64, i64)> = {
         let mut stmt = ctx.conn.prepare(&sql.text).map_err(db_err)?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(super::args(&sql), |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(db_err)?;
         rows.collect::<Result<_, _>>().map_err(db_err)?
     };
@@ -262,7 +262,7 @@ impl ObjectStore for SqliteStorage {
             sql.push(&format!(" ORDER BY o.date_added, o.seq LIMIT {limit}"));
             let mut stmt = c.prepare_cached(&sql.text).map_err(db_err)?;
             let rows = stmt
-                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                .query_map(super::args(&sql), |r| {
                     Ok(StoredObject {
                         seq: r.get(0)?,
                         stix_id: r.get(1)?,
@@ -292,7 +292,7 @@ impl ObjectStore for SqliteStorage {
                 "SELECT EXISTS (SELECT 1 FROM objects o WHERE o.collection_key = {ck} AND o.stix_id = {idp} AND {pred})"
             ));
             c.prepare_cached(&sql.text)
-                .and_then(|mut s| s.query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0)))
+                .and_then(|mut s| s.query_row(super::args(&sql), |r| r.get(0)))
                 .map_err(db_err)
         })
         .await

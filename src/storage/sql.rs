@@ -1,19 +1,59 @@
-//! SQL for object listings and deletes, built from the domain filter and the policy predicate.
+//! SQL shared by the backends: object listings and deletes built from the domain filter and the
+//! sharing policy's predicate, with placeholders in each backend's dialect.
 
-use super::rusqlite::types::Value;
 use crate::domain::filters::{ObjectFilter, SpecVersionFilter, VersionTerm};
 use crate::domain::policy::ObjectVisibility;
 
+/// A bound parameter; each backend converts these to its own parameter type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlArg {
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for SqlArg {
+    fn from(v: i64) -> Self {
+        SqlArg::Int(v)
+    }
+}
+
+impl From<String> for SqlArg {
+    fn from(v: String) -> Self {
+        SqlArg::Text(v)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// `?1`, `?2`, …
+    #[default]
+    Sqlite,
+    /// `$1`, `$2`, …
+    Postgres,
+}
+
 #[derive(Default)]
 pub struct Sql {
+    pub dialect: Dialect,
     pub text: String,
-    pub params: Vec<Value>,
+    pub params: Vec<SqlArg>,
 }
 
 impl Sql {
-    pub fn bind(&mut self, v: impl Into<Value>) -> String {
+    pub fn new(dialect: Dialect) -> Self {
+        Sql { dialect, ..Default::default() }
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    pub fn bind(&mut self, v: impl Into<SqlArg>) -> String {
         self.params.push(v.into());
-        format!("?{}", self.params.len())
+        self.placeholder(self.params.len())
     }
 
     pub fn push(&mut self, s: &str) {
@@ -23,11 +63,12 @@ impl Sql {
     pub fn visibility(&mut self, vis: &ObjectVisibility, alias: &str) -> String {
         let mut bound = Vec::new();
         let base = self.params.len();
+        let dialect = Sql::new(self.dialect);
         let pred = vis.sql_predicate(alias, &mut |v| {
             bound.push(v);
-            format!("?{}", base + bound.len())
+            dialect.placeholder(base + bound.len())
         });
-        self.params.extend(bound.into_iter().map(Value::from));
+        self.params.extend(bound.into_iter().map(SqlArg::Int));
         pred
     }
 

@@ -1,0 +1,326 @@
+//! PostgreSQL: TAXII object storage. Same SQL as SQLite (shared builder), `$n` placeholders.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+use tokio_postgres::Row;
+
+use super::{args, db_err, pool_err, refs, PostgresStorage};
+use crate::domain::envelope::RECIPIENTS_PROPERTY;
+use crate::domain::model::{Collection, Membership, Page, StatusDetail, StatusResource, StoredObject};
+use crate::domain::policy::{effective_tlp, ObjectVisibility};
+use crate::domain::timestamp::{format_nanos, now_micros, Micros};
+use crate::domain::tlp::Tlp;
+use crate::storage::sql::{push_object_conditions, Dialect, Sql};
+use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
+
+pub(super) const COLLECTION_COLUMNS: &str =
+    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp";
+
+pub(super) fn collection_from_row(r: &Row) -> Collection {
+    Collection {
+        key: r.get(0),
+        id: r.get(1),
+        api_root: r.get(2),
+        alias: r.get(3),
+        title: r.get(4),
+        description: r.get(5),
+        trust_group_id: r.get(6),
+        default_tlp: Tlp::from_rank(r.get(7)).unwrap_or(Tlp::Amber),
+    }
+}
+
+fn with_membership(r: &Row) -> (Collection, Option<Membership>) {
+    let can_read: Option<bool> = r.get(8);
+    let can_write: Option<bool> = r.get(9);
+    (collection_from_row(r), can_read.map(|can_read| Membership { can_read, can_write: can_write.unwrap_or(false) }))
+}
+
+fn select_with_membership() -> String {
+    format!(
+        "SELECT {COLLECTION_COLUMNS}, m.can_read, m.can_write FROM collections c \
+         LEFT JOIN trust_group_members m ON m.trust_group_id = c.trust_group_id AND m.organisation_id = $1"
+    )
+}
+
+async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, StorageError> {
+    let mut client = pool.get().await.map_err(pool_err)?;
+    let tx = client.transaction().await.map_err(db_err)?;
+    // Reserve a block of date_added values. The row lock taken here is held until commit, so
+    // writers to one collection commit in date_added order (see the schema's comment).
+    let n = batch.objects.len() as i64;
+    let block_end: i64 = tx
+        .query_one(
+            "UPDATE collections SET last_date_added = GREATEST(last_date_added + $2, $3 + $2 - 1) WHERE key = $1 RETURNING last_date_added",
+            &[&batch.collection_key, &n.max(1), &now_micros()],
+        )
+        .await
+        .map_err(db_err)?
+        .get(0);
+    let mut next_date_added = block_end - n.max(1) + 1;
+    let mut readers: Option<HashMap<String, i64>> = None;
+    let mut successes = Vec::with_capacity(batch.objects.len());
+    let mut failures = batch.rejected;
+    let existing_unversioned = tx
+        .prepare(
+            "SELECT 1 FROM objects WHERE collection_key = $1 AND stix_id = $2 AND spec_version = $3 \
+             AND producer_org = $4 AND NOT versioned LIMIT 1",
+        )
+        .await
+        .map_err(db_err)?;
+    let insert = tx
+        .prepare(
+            "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING seq",
+        )
+        .await
+        .map_err(db_err)?;
+    for obj in batch.objects {
+        let tlp = effective_tlp(obj.marking_tlp, batch.default_tlp);
+        let mut recipient_orgs = Vec::new();
+        if tlp == Tlp::Red {
+            if readers.is_none() {
+                let rows = tx
+                    .query(
+                        "SELECT o.identity_id, o.id FROM trust_group_members m JOIN organisations o ON o.id = m.organisation_id \
+                         WHERE m.trust_group_id = $1 AND m.can_read",
+                        &[&batch.trust_group_id],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                readers = Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect());
+            }
+            let members = readers.as_ref().expect("just loaded");
+            let refusal = if obj.recipients.is_empty() {
+                Some(format!("{}.{RECIPIENTS_PROPERTY}: a TLP:RED object must name its recipient organisations (identity ids)", obj.stix_type))
+            } else {
+                obj.recipients.iter().find(|r| !members.contains_key(*r)).map(|r| {
+                    format!("{}.{RECIPIENTS_PROPERTY}: '{r}' is not an organisation that may read this collection", obj.stix_type)
+                })
+            };
+            if let Some(message) = refusal {
+                failures.push(StatusDetail { id: obj.stix_id, version: obj.version.map(format_nanos).unwrap_or_default(), message: Some(message) });
+                continue;
+            }
+            recipient_orgs = obj.recipients.iter().map(|r| members[r]).collect();
+        }
+        let date_added = next_date_added;
+        next_date_added += 1;
+        let (version, versioned) = match obj.version {
+            Some(v) => (v, true),
+            None => (date_added * 1000, false),
+        };
+        let duplicate = !versioned
+            && !tx
+                .query(&existing_unversioned, &[&batch.collection_key, &obj.stix_id, &obj.spec_version, &batch.producer_org])
+                .await
+                .map_err(db_err)?
+                .is_empty();
+        let inserted = if duplicate {
+            None
+        } else {
+            tx.query_opt(
+                &insert,
+                &[
+                    &batch.collection_key,
+                    &obj.stix_id,
+                    &obj.stix_type,
+                    &obj.spec_version,
+                    &version,
+                    &versioned,
+                    &date_added,
+                    &batch.producer_org,
+                    &tlp.rank(),
+                    &obj.raw,
+                ],
+            )
+            .await
+            .map_err(db_err)?
+            .map(|r| r.get::<_, i64>(0))
+        };
+        if let Some(seq) = inserted {
+            for org in recipient_orgs {
+                tx.execute("INSERT INTO object_recipients (object_seq, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&seq, &org])
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+        successes.push(StatusDetail {
+            id: obj.stix_id,
+            version: format_nanos(version),
+            message: if inserted.is_some() { None } else { Some("already present".into()) },
+        });
+    }
+    let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, failures);
+    let body = serde_json::to_string(&status).map_err(|e| StorageError::Database(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO statuses (id, api_root, account_id, request_timestamp, body) VALUES ($1, $2, $3, $4, $5)",
+        &[&status.id, &batch.api_root, &batch.account_id, &batch.request_timestamp, &body],
+    )
+    .await
+    .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(status)
+}
+
+async fn delete(pool: Pool, req: DeleteRequest) -> Result<DeleteOutcome, StorageError> {
+    let mut client = pool.get().await.map_err(pool_err)?;
+    let tx = client.transaction().await.map_err(db_err)?;
+    let mut sql = Sql::new(Dialect::Postgres);
+    let ck = sql.bind(req.collection_key);
+    sql.push(&format!("SELECT o.seq, o.producer_org FROM objects o WHERE o.collection_key = {ck}"));
+    push_object_conditions(&mut sql, &req.visibility, Some(&req.object_id), &req.filter);
+    sql.push(" FOR UPDATE");
+    let a = args(&sql);
+    let matched: Vec<(i64, i64)> = tx.query(&sql.text, &refs(&a)).await.map_err(db_err)?.iter().map(|r| (r.get(0), r.get(1))).collect();
+    if matched.is_empty() {
+        return Ok(DeleteOutcome::NotFound);
+    }
+    if let Some(org) = req.producer_org {
+        if matched.iter().any(|(_, producer)| *producer != org) {
+            return Ok(DeleteOutcome::NotProducer);
+        }
+    }
+    let seqs: Vec<i64> = matched.iter().map(|(s, _)| *s).collect();
+    tx.execute("DELETE FROM objects WHERE seq = ANY($1)", &[&seqs]).await.map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(DeleteOutcome::Deleted(seqs.len() as u64))
+}
+
+#[async_trait]
+impl ObjectStore for PostgresStorage {
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.run(|pool| async move {
+            pool.get().await.map_err(pool_err)?.execute("SELECT 1", &[]).await.map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn shared_secret(&self, name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StorageError> {
+        let name = name.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            // Two replicas starting together: the first insert wins, both read it back.
+            client
+                .execute("INSERT INTO hub_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &make()])
+                .await
+                .map_err(db_err)?;
+            Ok(client.query_one("SELECT value FROM hub_settings WHERE name = $1", &[&name]).await.map_err(db_err)?.get(0))
+        })
+        .await
+    }
+
+    async fn collections(&self, api_root: &str, organisation_id: i64) -> Result<Vec<(Collection, Option<Membership>)>, StorageError> {
+        let api_root = api_root.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            let rows = client
+                .query(&format!("{} WHERE c.api_root = $2 ORDER BY c.created, c.key", select_with_membership()), &[&organisation_id, &api_root])
+                .await
+                .map_err(db_err)?;
+            Ok(rows.iter().map(with_membership).collect())
+        })
+        .await
+    }
+
+    async fn collection(&self, api_root: &str, id_or_alias: &str, organisation_id: i64) -> Result<Option<(Collection, Option<Membership>)>, StorageError> {
+        let (api_root, key) = (api_root.to_string(), id_or_alias.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            let row = client
+                .query_opt(
+                    &format!("{} WHERE c.api_root = $2 AND (c.id = $3 OR c.alias = $3) ORDER BY c.id = $3 DESC LIMIT 1", select_with_membership()),
+                    &[&organisation_id, &api_root, &key],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(row.as_ref().map(with_membership))
+        })
+        .await
+    }
+
+    async fn add_objects(&self, batch: IngestBatch) -> Result<StatusResource, StorageError> {
+        self.run(move |pool| ingest(pool, batch)).await
+    }
+
+    async fn list_objects(&self, q: ObjectQuery) -> Result<Page<StoredObject>, StorageError> {
+        self.run(move |pool| async move {
+            let mut sql = Sql::new(Dialect::Postgres);
+            let columns = match q.projection {
+                Projection::Full => "o.seq, o.stix_id, o.date_added, o.version, o.spec_version, o.raw",
+                Projection::Metadata => "o.seq, o.stix_id, o.date_added, o.version, o.spec_version, NULL::text",
+            };
+            let ck = sql.bind(q.collection_key);
+            sql.push(&format!("SELECT {columns} FROM objects o WHERE o.collection_key = {ck}"));
+            if let Some(pos) = q.after {
+                let da = sql.bind(pos.date_added);
+                let seq = sql.bind(pos.seq);
+                sql.push(&format!(" AND (o.date_added, o.seq) > ({da}, {seq})"));
+            }
+            push_object_conditions(&mut sql, &q.visibility, q.object_id.as_deref(), &q.filter);
+            let limit = sql.bind(q.limit as i64 + 1);
+            sql.push(&format!(" ORDER BY o.date_added, o.seq LIMIT {limit}"));
+            let client = pool.get().await.map_err(pool_err)?;
+            let stmt = client.prepare_cached(&sql.text).await.map_err(db_err)?;
+            let a = args(&sql);
+            let rows = client.query(&stmt, &refs(&a)).await.map_err(db_err)?;
+            let mut items: Vec<StoredObject> = rows
+                .iter()
+                .map(|r| StoredObject {
+                    seq: r.get(0),
+                    stix_id: r.get(1),
+                    date_added: r.get(2),
+                    version: r.get(3),
+                    spec_version: r.get(4),
+                    raw: r.get(5),
+                })
+                .collect();
+            let more = items.len() > q.limit;
+            items.truncate(q.limit);
+            Ok(Page { items, more })
+        })
+        .await
+    }
+
+    async fn object_visible(&self, collection_key: i64, visibility: &ObjectVisibility, object_id: &str) -> Result<bool, StorageError> {
+        let (vis, id) = (visibility.clone(), object_id.to_string());
+        self.run(move |pool| async move {
+            let mut sql = Sql::new(Dialect::Postgres);
+            let ck = sql.bind(collection_key);
+            let idp = sql.bind(id);
+            let pred = sql.visibility(&vis, "o");
+            sql.push(&format!("SELECT EXISTS (SELECT 1 FROM objects o WHERE o.collection_key = {ck} AND o.stix_id = {idp} AND {pred})"));
+            let client = pool.get().await.map_err(pool_err)?;
+            let a = args(&sql);
+            Ok(client.query_one(&sql.text, &refs(&a)).await.map_err(db_err)?.get(0))
+        })
+        .await
+    }
+
+    async fn delete_object(&self, req: DeleteRequest) -> Result<DeleteOutcome, StorageError> {
+        self.run(move |pool| delete(pool, req)).await
+    }
+
+    async fn status(&self, api_root: &str, status_id: &str, account_id: i64) -> Result<Option<String>, StorageError> {
+        let (api_root, id) = (api_root.to_string(), status_id.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            let row = client
+                .query_opt("SELECT body FROM statuses WHERE id = $1 AND api_root = $2 AND account_id = $3", &[&id, &api_root, &account_id])
+                .await
+                .map_err(db_err)?;
+            Ok(row.map(|r| r.get(0)))
+        })
+        .await
+    }
+
+    async fn purge_statuses(&self, before: Micros) -> Result<u64, StorageError> {
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            client.execute("DELETE FROM statuses WHERE request_timestamp < $1", &[&before]).await.map_err(db_err)
+        })
+        .await
+    }
+}
