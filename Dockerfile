@@ -6,8 +6,8 @@ RUN cargo build --release --bin taxii-hub
 
 FROM debian:bookworm-slim
 RUN useradd --system --home /var/lib/taxii-hub taxii-hub \
-    && mkdir -p /var/lib/taxii-hub /etc/taxii-hub \
-    && chown taxii-hub /var/lib/taxii-hub
+    && mkdir -p /var/lib/taxii-hub/tls /etc/taxii-hub \
+    && chown -R taxii-hub /var/lib/taxii-hub
 COPY --from=build /src/target/release/taxii-hub /usr/local/bin/taxii-hub
 COPY config/hub.example.toml /etc/taxii-hub/hub.toml
 USER taxii-hub

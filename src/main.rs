@@ -46,6 +46,30 @@ enum Command {
     },
     /// Print an argon2id hash of a password read from standard input (for provisioning files).
     HashPassword,
+    /// Make a CA and a server certificate (ca.pem, server.pem, server.key) in DIR unless present.
+    SelfSigned {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Write an online, consistent copy of the SQLite database to PATH (PostgreSQL: use pg_dump).
+    Backup {
+        path: PathBuf,
+        #[arg(long, short, env = "TAXII_HUB_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Move a hub from SQLite to an empty PostgreSQL database, keeping every object, status,
+    /// audit row, account and key (and so every `next` cursor and token).
+    Migrate {
+        /// sqlite:///path/to/hub.db
+        #[arg(long)]
+        from: String,
+        /// postgres://user@host/db
+        #[arg(long)]
+        to: String,
+        /// PostgreSQL schema to create the hub in (default: the connection's search_path).
+        #[arg(long)]
+        postgres_schema: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +94,9 @@ fn main() -> std::process::ExitCode {
             with_storage(config, |_, storage| async move { cli::account(&storage, action).await })
         }
         Command::HashPassword => hash_password(),
+        Command::Backup { path, config } => backup(config, path),
+        Command::SelfSigned { dir } => tls::ensure_self_signed(&dir).map(|ca| println!("CA certificate: {}", ca.display())).map_err(AppError::from),
+        Command::Migrate { from, to, postgres_schema } => migrate(&from, &to, postgres_schema),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -141,5 +168,32 @@ fn hash_password() -> Result<(), AppError> {
     std::io::stdin().read_line(&mut line)?;
     let hash = taxii_hub::domain::credentials::hash_password(line.trim_end_matches(['\r', '\n'])).map_err(cli::other)?;
     println!("{hash}");
+    Ok(())
+}
+
+fn sqlite_path(url: &str) -> Result<PathBuf, AppError> {
+    url.strip_prefix("sqlite://")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .ok_or_else(|| cli::other(format!("'{url}' is not a sqlite:// URL")))
+}
+
+fn backup(config: Option<PathBuf>, path: PathBuf) -> Result<(), AppError> {
+    let config = Config::load(config.as_deref())?;
+    if config.storage.url.starts_with("postgres") {
+        return Err(cli::other("PostgreSQL: back up with pg_dump (see README, \"Backup and restore\")"));
+    }
+    taxii_hub::storage::transfer::sqlite_backup(&sqlite_path(&config.storage.url)?, &path)?;
+    println!("backed up {} to {}", config.storage.url, path.display());
+    Ok(())
+}
+
+fn migrate(from: &str, to: &str, postgres_schema: Option<String>) -> Result<(), AppError> {
+    let options = taxii_hub::storage::StorageOptions { postgres_schema, ..Default::default() };
+    let counts = taxii_hub::storage::transfer::sqlite_to_postgres(&sqlite_path(from)?, to, &options)?;
+    for (table, rows) in counts {
+        println!("{table:<20} {rows} rows");
+    }
+    println!("migrated {from} to {to}; point storage.url at it and start the hub");
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
+pub mod transfer;
 
 use std::sync::Arc;
 

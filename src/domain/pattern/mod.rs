@@ -20,6 +20,8 @@ mod parser;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_objects;
 
 pub use ast::{
     Comparison, ComparisonExpression, Literal, ObjectPath, ObservationExpression, Operand,

@@ -145,3 +145,60 @@ impl Drop for PostgresStorage {
         }
     }
 }
+
+/// Rows of one table for [`PostgresStorage::copy_in`]: name, columns, converted rows.
+pub(crate) type TableCopy = (String, Vec<String>, Result<Vec<Vec<Box<dyn ToSql + Sync + Send>>>, StorageError>);
+
+impl PostgresStorage {
+    /// Copies whole tables into an empty database in one transaction, then moves the serial
+    /// sequences past the copied ids and sets each collection's date_added clock.
+    pub(crate) fn copy_in(&self, tables: impl Iterator<Item = TableCopy>, serials: &'static [(&'static str, &'static str)]) -> Result<Vec<(String, u64)>, StorageError> {
+        let tables: Vec<TableCopy> = tables.collect();
+        let pool = self.pool.clone();
+        let (done, result) = std::sync::mpsc::channel();
+        self.handle.spawn(async move {
+            let outcome = async {
+                let mut client = pool.get().await.map_err(pool_err)?;
+                let tx = client.transaction().await.map_err(db_err)?;
+                let used: bool = tx.query_one("SELECT EXISTS (SELECT 1 FROM organisations) OR EXISTS (SELECT 1 FROM objects)", &[]).await.map_err(db_err)?.get(0);
+                if used {
+                    return Err(StorageError::Conflict("the PostgreSQL database already holds a hub; migrate into an empty one".into()));
+                }
+                // The migration made these; the copy brings the source's own values.
+                tx.execute("DELETE FROM hub_settings", &[]).await.map_err(db_err)?;
+                let mut counts = Vec::new();
+                for (table, columns, rows) in tables {
+                    let rows = rows?;
+                    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+                    let stmt = tx
+                        .prepare(&format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), placeholders.join(", ")))
+                        .await
+                        .map_err(db_err)?;
+                    for row in &rows {
+                        tx.execute(&stmt, &refs(row)).await.map_err(db_err)?;
+                    }
+                    counts.push((table, rows.len() as u64));
+                }
+                for (table, column) in serials {
+                    tx.execute(
+                        &format!("SELECT setval(pg_get_serial_sequence('{table}', '{column}'), GREATEST((SELECT MAX({column}) FROM {table}), 1))"),
+                        &[],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                }
+                tx.execute(
+                    "UPDATE collections c SET last_date_added = COALESCE((SELECT MAX(date_added) FROM objects o WHERE o.collection_key = c.key), 0)",
+                    &[],
+                )
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(counts)
+            }
+            .await;
+            let _ = done.send(outcome);
+        });
+        result.recv().map_err(|_| StorageError::Database("copy task stopped".into()))?
+    }
+}
