@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::domain::credentials::{hash_password, verify_password};
 use crate::domain::model::{
-    AccountUpdate, CollectionUpdate, Membership, NewAccount, NewCollection, NewOrganisation, OrganisationKind, OrganisationUpdate, Role,
+    AccountUpdate, CollectionUpdate, CustomContent, Membership, NewAccount, NewCollection, NewOrganisation, OrganisationKind, OrganisationUpdate, Role,
 };
 use crate::domain::tlp::Tlp;
 use crate::storage::{SharedStorage, StorageError};
@@ -79,6 +79,8 @@ pub struct CollectionSpec {
     pub description: Option<String>,
     pub trust_group: String,
     pub default_tlp: Option<String>,
+    /// allow (default) or reject custom properties, object types and extensions.
+    pub custom_content: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,6 +241,10 @@ pub async fn apply_with_env(
             None => Tlp::Amber,
             Some(t) => Tlp::parse(t).ok_or_else(|| ProvisionError::Invalid(format!("collection '{}': default_tlp '{t}'", spec.alias)))?,
         };
+        let custom = match &spec.custom_content {
+            None => CustomContent::Allow,
+            Some(c) => CustomContent::parse(c).ok_or_else(|| ProvisionError::Invalid(format!("collection '{}': custom_content '{c}'", spec.alias)))?,
+        };
         let existing = match &spec.id {
             Some(id) => storage.collection_by_id(id).await?,
             None => storage.collection(&spec.api_root, &spec.alias, 0).await?.map(|(c, _)| c),
@@ -254,6 +260,7 @@ pub async fn apply_with_env(
                         description: spec.description.clone(),
                         trust_group_id: group,
                         default_tlp: tlp,
+                        custom_content: custom,
                     })
                     .await?;
                 changes.push(format!("created collection '{}'", spec.alias));
@@ -265,8 +272,17 @@ pub async fn apply_with_env(
                     description: (c.description != spec.description).then(|| spec.description.clone()),
                     trust_group_id: (c.trust_group_id != group).then_some(group),
                     default_tlp: (c.default_tlp != tlp).then_some(tlp),
+                    custom_content: (c.custom_content != custom).then_some(custom),
                 };
-                if update.alias.is_some() || update.title.is_some() || update.description.is_some() || update.trust_group_id.is_some() || update.default_tlp.is_some() {
+                let changed = [
+                    update.alias.is_some(),
+                    update.title.is_some(),
+                    update.description.is_some(),
+                    update.trust_group_id.is_some(),
+                    update.default_tlp.is_some(),
+                    update.custom_content.is_some(),
+                ];
+                if changed.iter().any(|c| *c) {
                     storage.update_collection(&c.id, update).await?;
                     changes.push(format!("updated collection '{}'", spec.alias));
                 }

@@ -47,10 +47,18 @@ fn type_of(n: u64) -> &'static str {
 
 fn object(n: u64, stamp: usize) -> Value {
     let ty = type_of(n);
-    json!({
+    let mut o = json!({
         "type": ty, "spec_version": "2.1", "id": format!("{ty}--{}", uuid_for(n)),
         "created": "2020-01-01T00:00:00.000Z", "modified": STAMPS[stamp], "name": format!("o{n}"),
-    })
+    });
+    if ty == "malware" {
+        o["is_family"] = json!(true);
+    } else {
+        o["pattern"] = json!("[ipv4-addr:value = '192.0.2.1']");
+        o["pattern_type"] = json!("stix");
+        o["valid_from"] = json!("2020-01-01T00:00:00Z");
+    }
+    o
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -128,7 +136,7 @@ async fn run_case(hub: &TestHub, case: &Case, n: usize) -> Result<(), TestCaseEr
     let group = 1; // trust group G1 of the fixture
     let collection = hub
         .storage
-        .create_collection(NewCollection { api_root: ROOT.into(), id: None, alias: Some(alias.clone()), title: alias.clone(), description: None, trust_group_id: group, default_tlp: taxii_hub::domain::tlp::Tlp::Amber })
+        .create_collection(NewCollection { api_root: ROOT.into(), id: None, alias: Some(alias.clone()), title: alias.clone(), description: None, trust_group_id: group, default_tlp: taxii_hub::domain::tlp::Tlp::Amber, custom_content: Default::default() })
         .await
         .unwrap();
     let objects: Vec<Value> = case.posts.iter().map(|(n, s)| object(*n, *s)).collect();

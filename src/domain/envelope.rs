@@ -6,8 +6,10 @@ use serde_json::value::RawValue;
 
 use super::model::StatusDetail;
 use super::stix_id::{is_valid_stix_id, is_valid_type_name, type_of};
+use super::pattern::{self, Observable};
 use super::timestamp::{self, Nanos, Zone};
 use super::tlp::{self, Tlp};
+use super::validation::{self, CustomContent};
 use super::DomainError;
 
 /// An object that passed the ingest checks and is ready to store.
@@ -22,6 +24,8 @@ pub struct IncomingObject {
     pub marking_tlp: Option<Tlp>,
     /// `x_taxii_hub_recipients`: organisations (identity ids) a TLP:RED object is shared with.
     pub recipients: Vec<String>,
+    /// For STIX-pattern indicators: the observable values the pattern matches, for indexing.
+    pub observables: Vec<Observable>,
     pub raw: String,
 }
 
@@ -66,7 +70,7 @@ struct GranularMarking<'a> {
     marking_ref: Option<std::borrow::Cow<'a, str>>,
 }
 
-pub fn parse(body: &[u8]) -> Result<ParsedEnvelope, DomainError> {
+pub fn parse(body: &[u8], custom: CustomContent) -> Result<ParsedEnvelope, DomainError> {
     let text = std::str::from_utf8(body).map_err(|_| DomainError::BadJson("the request body is not UTF-8".into()))?;
     let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|e| {
         if e.is_data() {
@@ -81,7 +85,7 @@ pub fn parse(body: &[u8]) -> Result<ParsedEnvelope, DomainError> {
     let mut accepted = Vec::with_capacity(objects.len());
     let mut rejected = Vec::new();
     for raw in objects {
-        match check_object(raw.get()) {
+        match check_object(raw.get(), custom) {
             Ok(obj) => accepted.push(obj),
             Err(detail) => rejected.push(detail),
         }
@@ -89,7 +93,7 @@ pub fn parse(body: &[u8]) -> Result<ParsedEnvelope, DomainError> {
     Ok(ParsedEnvelope { accepted, rejected })
 }
 
-fn check_object(raw: &str) -> Result<IncomingObject, StatusDetail> {
+fn check_object(raw: &str, custom: CustomContent) -> Result<IncomingObject, StatusDetail> {
     let fail = |id: &str, version: &str, message: String| StatusDetail {
         id: id.to_string(),
         version: version.to_string(),
@@ -144,6 +148,13 @@ fn check_object(raw: &str) -> Result<IncomingObject, StatusDetail> {
             return Err(fail(id, version_text, format!("{stix_type}.modified: must not be earlier than created")));
         }
     }
+    let full: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(raw).map_err(|e| fail(id, version_text, format!("object is malformed: {e}")))?;
+    validation::validate(&full, custom).map_err(|v| fail(id, version_text, v.0))?;
+    let observables = match (full.get("pattern_type").and_then(|v| v.as_str()), full.get("pattern").and_then(|v| v.as_str())) {
+        (Some("stix"), Some(text)) if stix_type == "indicator" => pattern::parse(text).map(|p| pattern::observables(&p)).unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let markings = head.object_marking_refs.iter().flatten().map(|m| m.as_ref());
     let granular = head.granular_markings.iter().flatten().filter_map(|g| g.marking_ref.as_deref());
     let marking_tlp = tlp::most_restrictive(markings.chain(granular));
@@ -162,6 +173,7 @@ fn check_object(raw: &str) -> Result<IncomingObject, StatusDetail> {
         version: modified.or(created),
         marking_tlp,
         recipients,
+        observables,
         raw: raw.to_string(),
     })
 }
@@ -175,7 +187,7 @@ mod tests {
     #[test]
     fn keeps_raw_bytes_and_reads_version() {
         let body = format!("{{\"objects\": [ {IND} ]}}");
-        let p = parse(body.as_bytes()).unwrap();
+        let p = parse(body.as_bytes(), CustomContent::Allow).unwrap();
         assert_eq!(p.accepted.len(), 1);
         assert_eq!(p.accepted[0].raw, IND);
         assert_eq!(p.accepted[0].version, Some(timestamp::parse("2016-04-06T20:03:48.000Z", Zone::UtcOnly).unwrap()));
@@ -188,7 +200,7 @@ mod tests {
                {{"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z"}},
                {{"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","spec_version":"2.1","created":"2016-04-06"}}]}}"#
         );
-        let p = parse(body.as_bytes()).unwrap();
+        let p = parse(body.as_bytes(), CustomContent::Allow).unwrap();
         assert_eq!(p.accepted.len(), 1);
         let messages: Vec<String> = p.rejected.iter().map(|d| d.message.clone().unwrap()).collect();
         assert_eq!(messages.len(), 4, "{messages:?}");
@@ -200,15 +212,15 @@ mod tests {
     #[test]
     fn reads_tlp_from_object_and_granular_markings() {
         let body = r#"{"objects":[
-          {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z",
+          {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","is_family":false,
            "object_marking_refs":["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"],
            "granular_markings":[{"marking_ref":"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1","selectors":["name"]}],
            "x_taxii_hub_recipients":["identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]},
-          {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z",
+          {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","is_family":false,
            "x_taxii_hub_recipients":["malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]},
-          {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z",
+          {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","is_family":false,
            "object_marking_refs":"not-a-list"}]}"#;
-        let p = parse(body.as_bytes()).unwrap();
+        let p = parse(body.as_bytes(), CustomContent::Allow).unwrap();
         assert_eq!(p.accepted.len(), 1);
         assert_eq!(p.accepted[0].marking_tlp, Some(Tlp::Red));
         assert_eq!(p.accepted[0].recipients, vec!["identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]);
@@ -218,10 +230,10 @@ mod tests {
 
     #[test]
     fn envelope_errors() {
-        assert!(parse(b"not json").is_err());
-        assert!(parse(b"[1,2]").is_err());
-        assert!(parse(b"{\"more\":false}").is_err());
-        assert!(parse(b"{\"objects\":{}}").is_err());
-        assert!(parse(&[0xff, 0xfe]).is_err());
+        assert!(parse(b"not json", CustomContent::Allow).is_err());
+        assert!(parse(b"[1,2]", CustomContent::Allow).is_err());
+        assert!(parse(b"{\"more\":false}", CustomContent::Allow).is_err());
+        assert!(parse(b"{\"objects\":{}}", CustomContent::Allow).is_err());
+        assert!(parse(&[0xff, 0xfe], CustomContent::Allow).is_err());
     }
 }

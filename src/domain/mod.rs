@@ -10,6 +10,7 @@ pub mod policy;
 pub mod stix_id;
 pub mod timestamp;
 pub mod tlp;
+pub mod validation;
 
 /// Errors a request can earn from the domain rules, before storage is involved.
 #[derive(Debug, thiserror::Error)]

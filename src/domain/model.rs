@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::timestamp::{Micros, Nanos};
 use super::tlp::Tlp;
+pub use super::validation::CustomContent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -111,6 +112,7 @@ pub struct CollectionUpdate {
     pub description: Option<Option<String>>,
     pub trust_group_id: Option<i64>,
     pub default_tlp: Option<Tlp>,
+    pub custom_content: Option<CustomContent>,
 }
 
 /// An API key as stored: never the key itself, only its lookup prefix and SHA-256.
@@ -166,6 +168,7 @@ pub struct NewCollection {
     pub description: Option<String>,
     pub trust_group_id: i64,
     pub default_tlp: Tlp,
+    pub custom_content: CustomContent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +183,8 @@ pub struct Collection {
     pub trust_group_id: i64,
     /// TLP of objects that carry no TLP marking.
     pub default_tlp: Tlp,
+    /// Whether custom properties, object types and extensions are accepted.
+    pub custom_content: CustomContent,
 }
 
 /// What a trust group grants one organisation.

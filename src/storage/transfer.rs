@@ -55,6 +55,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("description", Text),
             ("trust_group_id", Int),
             ("default_tlp", Int),
+            ("custom_content", Text),
             ("created", Int),
         ],
     ),
@@ -75,6 +76,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("object_recipients", &[("object_seq", Int), ("organisation_id", Int)]),
+    ("indicator_observables", &[("object_seq", Int), ("object_type", Text), ("property", Text), ("value", Text)]),
     (
         "api_keys",
         &[("id", Int), ("account_id", Int), ("prefix", Text), ("hash", Blob), ("label", Text), ("created", Int), ("expires", Int), ("revoked", Bool)],

@@ -99,6 +99,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestHub {
                 description: None,
                 trust_group_id: group,
                 default_tlp: taxii_hub::domain::tlp::Tlp::Amber,
+                custom_content: Default::default(),
             })
             .await
             .unwrap();
@@ -227,6 +228,7 @@ impl TestHub {
                 description: None,
                 trust_group_id: group,
                 default_tlp,
+                custom_content: Default::default(),
             })
             .await
             .unwrap();

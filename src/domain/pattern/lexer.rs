@@ -98,9 +98,15 @@ pub(crate) enum Tok {
     Kw(Keyword),
     Bool(bool),
     /// `IntPosLiteral` / `IntNegLiteral`; `negative` records which (so `-0` is negative).
-    Int { value: i64, negative: bool },
+    Int {
+        value: i64,
+        negative: bool,
+    },
     /// `FloatPosLiteral` / `FloatNegLiteral`.
-    Float { value: f64, negative: bool },
+    Float {
+        value: f64,
+        negative: bool,
+    },
     /// Unescaped content of a `StringLiteral`.
     Str(String),
     /// Content between the quotes of `t'…'`, already validated.
@@ -151,12 +157,8 @@ fn is_ws(c: char) -> bool {
             | '\u{85}'
             | '\u{A0}'
             | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
+            | '\u{2000}'
+            ..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}'
     )
 }
 
@@ -214,7 +216,11 @@ impl<'a> Lexer<'a> {
         self.skip_trivia()?;
         let start = self.pos;
         let Some(c) = self.peek_char() else {
-            return Ok(Token { tok: Tok::Eof, start, end: start });
+            return Ok(Token {
+                tok: Tok::Eof,
+                start,
+                end: start,
+            });
         };
         let next = self.peek_char_at(1);
         let single = |tok| (tok, 1usize);
@@ -247,15 +253,26 @@ impl<'a> Lexer<'a> {
             }
             c if is_ident_start(c) => return self.word(start),
             c => {
-                return Err(PatternError::new(start, format!("unexpected character {c:?}")));
+                return Err(PatternError::new(
+                    start,
+                    format!("unexpected character {c:?}"),
+                ));
             }
         };
         self.pos += len;
-        Ok(Token { tok, start, end: self.pos })
+        Ok(Token {
+            tok,
+            start,
+            end: self.pos,
+        })
     }
 
     fn token(&self, tok: Tok, start: usize) -> Result<Token, PatternError> {
-        Ok(Token { tok, start, end: self.pos })
+        Ok(Token {
+            tok,
+            start,
+            end: self.pos,
+        })
     }
 
     fn eat_digits(&mut self) -> &'a str {
@@ -280,14 +297,20 @@ impl<'a> Lexer<'a> {
             let text = self.src.get(start..self.pos).unwrap_or("");
             return match text.parse::<f64>() {
                 Ok(value) if value.is_finite() => self.token(Tok::Float { value, negative }, start),
-                _ => Err(PatternError::new(start, format!("float literal '{}' is out of range", excerpt(text)))),
+                _ => Err(PatternError::new(
+                    start,
+                    format!("float literal '{}' is out of range", excerpt(text)),
+                )),
             };
         }
         let text = self.src.get(start..self.pos).unwrap_or("");
         if int_digits.len() > 1 && int_digits.starts_with('0') {
             return Err(PatternError::new(
                 start,
-                format!("invalid integer literal '{}': leading zeros are not allowed", excerpt(text)),
+                format!(
+                    "invalid integer literal '{}': leading zeros are not allowed",
+                    excerpt(text)
+                ),
             ));
         }
         let magnitude = int_digits
@@ -341,12 +364,24 @@ impl<'a> Lexer<'a> {
         self.pos += 1; // the opening apostrophe
         let content_start = self.pos;
         let Some(len) = self.rest().find('\'') else {
-            return Err(PatternError::new(start, format!("unterminated {kind} literal")));
+            return Err(PatternError::new(
+                start,
+                format!("unterminated {kind} literal"),
+            ));
         };
-        let content = self.src.get(content_start..content_start + len).unwrap_or("");
+        let content = self
+            .src
+            .get(content_start..content_start + len)
+            .unwrap_or("");
         self.pos = content_start + len + 1;
         let invalid = |why: &str| {
-            PatternError::new(start, format!("invalid {kind} literal {prefix}'{}': {why}", excerpt(content)))
+            PatternError::new(
+                start,
+                format!(
+                    "invalid {kind} literal {prefix}'{}': {why}",
+                    excerpt(content)
+                ),
+            )
         };
         let tok = match prefix {
             "t" => {
@@ -380,10 +415,10 @@ impl<'a> Lexer<'a> {
                         return Err(PatternError::new(
                             at,
                             format!(
-                                "invalid escape sequence '\\{}' in string literal (only \\' and \\\\ \
+                            "invalid escape sequence '\\{}' in string literal (only \\' and \\\\ \
                                  are allowed)",
-                                c.escape_debug()
-                            ),
+                            c.escape_debug()
+                        ),
                         ))
                     }
                 },
@@ -395,7 +430,9 @@ impl<'a> Lexer<'a> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -481,7 +518,7 @@ pub(crate) fn validate_base64(s: &str) -> Result<(), &'static str> {
     if chars.is_empty() {
         return Err("empty (the grammar requires at least one group of four characters)");
     }
-    if chars.len() % 4 != 0 {
+    if !chars.len().is_multiple_of(4) {
         return Err("length must be a multiple of 4");
     }
     let pad = chars.iter().rev().take_while(|&&c| c == b'=').count();
@@ -504,7 +541,7 @@ pub(crate) fn validate_hex(s: &str) -> Result<(), &'static str> {
     if !s.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err("only hex digits 0-9, a-f, A-F are allowed");
     }
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err("odd number of hex digits");
     }
     Ok(())

@@ -1,15 +1,15 @@
 //! The STIX 2.1 patterning language (STIX 2.1 section 9, grammar `STIXPattern.g4`).
 //!
 //! * [`parse`] turns a pattern into a [`Pattern`] AST, enforcing the grammar plus the spec
-//!   rules the grammar cannot express (see [`parser`]); `Display` on the AST prints it back as
-//!   valid pattern text.
+//!   rules the grammar cannot express (listed in `parser.rs`); `Display` on the AST prints it
+//!   back as valid pattern text.
 //! * [`check_objects`] checks object types and first-level properties against the 18 STIX 2.1
 //!   SCO types.
 //! * [`observables`] lists the `type:property = 'value'` facts a pattern positively asserts,
 //!   for indexing.
 //!
 //! Hand-written lexer and recursive-descent parser: no panics on any input, nesting limited to
-//! [`parser::MAX_DEPTH`] levels.
+//! 100 levels of `(` and `[`.
 
 mod ast;
 mod lexer;
@@ -20,6 +20,8 @@ mod parser;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_errors;
 #[cfg(test)]
 mod tests_objects;
 
@@ -43,7 +45,10 @@ pub struct PatternError {
 impl PatternError {
     /// `"{what} at offset {offset}"`
     pub(crate) fn new(offset: usize, what: impl AsRef<str>) -> Self {
-        PatternError { offset, message: format!("{} at offset {offset}", what.as_ref()) }
+        PatternError {
+            offset,
+            message: format!("{} at offset {offset}", what.as_ref()),
+        }
     }
 
     /// `"{what} at offset {offset}, expected {expected}"`

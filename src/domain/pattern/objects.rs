@@ -25,10 +25,27 @@ pub(crate) const COMMON_PROPERTIES: &[&str] = &[
 pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
     (
         "artifact",
-        &["mime_type", "payload_bin", "url", "hashes", "encryption_algorithm", "decryption_key"],
+        &[
+            "mime_type",
+            "payload_bin",
+            "url",
+            "hashes",
+            "encryption_algorithm",
+            "decryption_key",
+        ],
     ),
     ("autonomous-system", &["number", "name", "rir"]),
-    ("directory", &["path", "path_enc", "ctime", "mtime", "atime", "contains_refs"]),
+    (
+        "directory",
+        &[
+            "path",
+            "path_enc",
+            "ctime",
+            "mtime",
+            "atime",
+            "contains_refs",
+        ],
+    ),
     ("domain-name", &["value", "resolves_to_refs"]),
     ("email-addr", &["value", "display_name", "belongs_to_ref"]),
     (
@@ -68,8 +85,14 @@ pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
             "content_ref",
         ],
     ),
-    ("ipv4-addr", &["value", "resolves_to_refs", "belongs_to_refs"]),
-    ("ipv6-addr", &["value", "resolves_to_refs", "belongs_to_refs"]),
+    (
+        "ipv4-addr",
+        &["value", "resolves_to_refs", "belongs_to_refs"],
+    ),
+    (
+        "ipv6-addr",
+        &["value", "resolves_to_refs", "belongs_to_refs"],
+    ),
     ("mac-addr", &["value"]),
     ("mutex", &["name"]),
     (
@@ -110,7 +133,10 @@ pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
             "child_refs",
         ],
     ),
-    ("software", &["name", "cpe", "swid", "languages", "vendor", "version"]),
+    (
+        "software",
+        &["name", "cpe", "swid", "languages", "vendor", "version"],
+    ),
     ("url", &["value"]),
     (
         "user-account",
@@ -133,7 +159,13 @@ pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
     ),
     (
         "windows-registry-key",
-        &["key", "values", "modified_time", "creator_user_ref", "number_of_subkeys"],
+        &[
+            "key",
+            "values",
+            "modified_time",
+            "creator_user_ref",
+            "number_of_subkeys",
+        ],
     ),
     (
         "x509-certificate",
@@ -156,7 +188,10 @@ pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
 ];
 
 fn sco_properties(object_type: &str) -> Option<&'static [&'static str]> {
-    SCO_PROPERTIES.iter().find(|(t, _)| *t == object_type).map(|(_, props)| *props)
+    SCO_PROPERTIES
+        .iter()
+        .find(|(t, _)| *t == object_type)
+        .map(|(_, props)| *props)
 }
 
 /// Custom object type names (spec 11.2.1, deprecated but still valid): lowercase ASCII letters,
@@ -165,7 +200,8 @@ fn sco_properties(object_type: &str) -> Option<&'static [&'static str]> {
 fn is_valid_custom_type(t: &str) -> bool {
     (3..=250).contains(&t.len())
         && t.starts_with(|c: char| c.is_ascii_lowercase())
-        && t.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && t.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         && !t.contains("--")
 }
 
@@ -173,7 +209,8 @@ fn is_valid_custom_type(t: &str) -> bool {
 /// characters.
 fn is_valid_custom_property(p: &str) -> bool {
     (3..=250).contains(&p.len())
-        && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+        && p.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
 pub(crate) fn for_each_comparison<'p, E>(

@@ -32,11 +32,19 @@ pub(crate) const MAX_DEPTH: usize = 100;
 
 /// Parses a STIX 2.1 pattern. Never panics; errors carry the byte offset of the problem.
 pub fn parse(input: &str) -> Result<Pattern, PatternError> {
-    let mut p = Parser { src: input, lexer: Lexer::new(input), peeked: None, depth: 0 };
+    let mut p = Parser {
+        src: input,
+        lexer: Lexer::new(input),
+        peeked: None,
+        depth: 0,
+    };
     let expression = p.followed_by()?;
     let t = p.bump()?;
     if t.tok != Tok::Eof {
-        return Err(p.unexpected(&t, "AND, OR, FOLLOWEDBY, a qualifier or the end of the pattern"));
+        return Err(p.unexpected(
+            &t,
+            "AND, OR, FOLLOWEDBY, a qualifier or the end of the pattern",
+        ));
     }
     Ok(Pattern { expression })
 }
@@ -191,7 +199,10 @@ impl<'a> Parser<'a> {
         if qualifiers.is_empty() {
             Ok(expression)
         } else {
-            Ok(ObservationExpression::Qualified { expression: Box::new(expression), qualifiers })
+            Ok(ObservationExpression::Qualified {
+                expression: Box::new(expression),
+                qualifiers,
+            })
         }
     }
 
@@ -229,8 +240,14 @@ impl<'a> Parser<'a> {
             QualifierKind::Within => {
                 let t = self.bump()?;
                 let seconds = match t.tok {
-                    Tok::Int { value, negative: false } => value as f64,
-                    Tok::Float { value, negative: false } => value,
+                    Tok::Int {
+                        value,
+                        negative: false,
+                    } => value as f64,
+                    Tok::Float {
+                        value,
+                        negative: false,
+                    } => value,
                     _ => return Err(self.unexpected(&t, "a positive number of seconds")),
                 };
                 if seconds <= 0.0 {
@@ -245,11 +262,17 @@ impl<'a> Parser<'a> {
             QualifierKind::Repeats => {
                 let t = self.bump()?;
                 let n = match t.tok {
-                    Tok::Int { value, negative: false } => u64::try_from(value).unwrap_or(0),
+                    Tok::Int {
+                        value,
+                        negative: false,
+                    } => u64::try_from(value).unwrap_or(0),
                     _ => return Err(self.unexpected(&t, "a positive integer")),
                 };
                 if n == 0 {
-                    return Err(PatternError::new(t.start, "REPEATS requires a positive integer"));
+                    return Err(PatternError::new(
+                        t.start,
+                        "REPEATS requires a positive integer",
+                    ));
                 }
                 self.expect(Tok::Kw(Keyword::Times), "TIMES")?;
                 Qualifier::Repeats(n)
@@ -292,7 +315,12 @@ impl<'a> Parser<'a> {
 
     fn prop_test(&mut self) -> Result<ComparisonExpression, PatternError> {
         let comparison = |path, negated, operator, operand| {
-            Ok(ComparisonExpression::Comparison(Comparison { path, negated, operator, operand }))
+            Ok(ComparisonExpression::Comparison(Comparison {
+                path,
+                negated,
+                operator,
+                operand,
+            }))
         };
         match self.peek()? {
             Tok::LParen => {
@@ -337,10 +365,9 @@ impl<'a> Parser<'a> {
                     Operator::Less
                     | Operator::LessOrEqual
                     | Operator::Greater
-                    | Operator::GreaterOrEqual => Operand::Literal(self.literal(
-                        false,
-                        "a number, string, timestamp, binary or hex literal",
-                    )?),
+                    | Operator::GreaterOrEqual => Operand::Literal(
+                        self.literal(false, "a number, string, timestamp, binary or hex literal")?,
+                    ),
                     Operator::In => Operand::Set(self.set()?),
                     _ => {
                         let t = self.bump()?;
@@ -391,7 +418,13 @@ impl<'a> Parser<'a> {
                 _ => break,
             }
         }
-        Ok(ObjectPath { object_type, property, steps, offset, property_offset })
+        Ok(ObjectPath {
+            object_type,
+            property,
+            steps,
+            offset,
+            property_offset,
+        })
     }
 
     fn key(&self, t: Token) -> Result<String, PatternError> {
@@ -490,7 +523,11 @@ fn satisfiable_types(e: &ComparisonExpression) -> Result<BTreeSet<&str>, Pattern
                 if both.is_empty() {
                     let offset = first_path(item).map_or(0, |p| p.offset);
                     let list = |s: &BTreeSet<&str>| {
-                        let mut names: Vec<String> = s.iter().take(3).map(|t| format!("'{}'", super::excerpt(t))).collect();
+                        let mut names: Vec<String> = s
+                            .iter()
+                            .take(3)
+                            .map(|t| format!("'{}'", super::excerpt(t)))
+                            .collect();
                         if s.len() > 3 {
                             names.push("…".to_string());
                         }

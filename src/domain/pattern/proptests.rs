@@ -12,13 +12,18 @@ use super::tests::{without_offsets, SPEC_EXAMPLES};
 use super::*;
 
 const ARBITRARY_CASES: u32 = 8_000;
-const TOKEN_CASES: u32 = 8_000;
+const TOKEN_CASES: u32 = 6_000;
+const TOKEN_EDIT_CASES: u32 = 2_000;
 const MUTATION_CASES: u32 = 4_000;
 const ROUND_TRIP_CASES: u32 = 3_000;
 
 fn config(cases: u32) -> Config {
     // No persistence: failures are reported by the test output, not written to disk.
-    Config { cases, failure_persistence: None, ..Config::default() }
+    Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    }
 }
 
 /// Whatever the input, `parse` returns; errors point inside the input and name their offset;
@@ -32,7 +37,12 @@ fn exercise(input: &str) -> Result<(), TestCaseError> {
             let text = p.to_string();
             let again = parse(&text)
                 .map_err(|e| TestCaseError::fail(format!("{text:?} (from {input:?}): {e}")))?;
-            prop_assert_eq!(without_offsets(&again), without_offsets(&p), "printed as {:?}", text);
+            prop_assert_eq!(
+                without_offsets(&again),
+                without_offsets(&p),
+                "printed as {:?}",
+                text
+            );
         }
         Err(e) => {
             prop_assert!(e.offset <= input.len(), "{:?} for {:?}", e, input);
@@ -69,29 +79,160 @@ fn fuzz_arbitrary_strings() {
 }
 
 const TOKENS: &[&str] = &[
-    "[", "]", "(", ")", "[*]", "[0]", "[-1]", "=", "==", "!=", "<>", "<", "<=", ">", ">=", "!",
-    ":", ".", ",", "*", "+", "-", "'", "\\", "'a'", "'it\\'s'", "'\\\\'", "'unterminated", "AND",
-    "OR", "NOT", "FOLLOWEDBY", "IN", "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET", "EXISTS", "LAST",
-    "WITHIN", "SECONDS", "REPEATS", "TIMES", "START", "STOP", "and", "ipv4-addr:value",
-    "file:hashes.'SHA-256'", "file:name", "x:y", "x-custom:a.b", "file", "value", "t", "b", "h",
-    "0", "5", "-1", "+2", "007", "1.5", "-.5", ".", "9007199254740992", "true", "false",
-    "t'2016-01-01T00:00:00Z'", "t'2016-02-30T00:00:00Z'", "t'", "b'AAAA'", "b'QQ=='", "b'A'",
-    "h'0a'", "h'0'", "/*", "*/", "//", "\n", " ", "\t", "\u{3000}", "é", "\u{0}", "🦀",
+    "[",
+    "]",
+    "(",
+    ")",
+    "[*]",
+    "[0]",
+    "[-1]",
+    "=",
+    "==",
+    "!=",
+    "<>",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "!",
+    ":",
+    ".",
+    ",",
+    "*",
+    "+",
+    "-",
+    "'",
+    "\\",
+    "'a'",
+    "'it\\'s'",
+    "'\\\\'",
+    "'unterminated",
+    "AND",
+    "OR",
+    "NOT",
+    "FOLLOWEDBY",
+    "IN",
+    "LIKE",
+    "MATCHES",
+    "ISSUBSET",
+    "ISSUPERSET",
+    "EXISTS",
+    "LAST",
+    "WITHIN",
+    "SECONDS",
+    "REPEATS",
+    "TIMES",
+    "START",
+    "STOP",
+    "and",
+    "ipv4-addr:value",
+    "file:hashes.'SHA-256'",
+    "file:name",
+    "x:y",
+    "x-custom:a.b",
+    "file",
+    "value",
+    "t",
+    "b",
+    "h",
+    "0",
+    "5",
+    "-1",
+    "+2",
+    "007",
+    "1.5",
+    "-.5",
+    ".",
+    "9007199254740992",
+    "true",
+    "false",
+    "t'2016-01-01T00:00:00Z'",
+    "t'2016-02-30T00:00:00Z'",
+    "t'",
+    "b'AAAA'",
+    "b'QQ=='",
+    "b'A'",
+    "h'0a'",
+    "h'0'",
+    "/*",
+    "*/",
+    "//",
+    "\n",
+    " ",
+    "\t",
+    "\u{3000}",
+    "é",
+    "\u{0}",
+    "🦀",
+    // Larger well-formed pieces, so that a fair share of sequences parse.
+    "[x:y = 1]",
+    "[ipv4-addr:value = '10.0.0.1'",
+    "x:y = 'a'",
+    "x:y IN (1, 2)",
+    "EXISTS x:y",
+    "x:y NOT LIKE 'a%'",
+    " AND ",
+    " OR ",
+    " FOLLOWEDBY ",
+    " WITHIN 5 SECONDS",
+    " REPEATS 2 TIMES",
+    " START t'2016-01-01T00:00:00Z' STOP t'2017-01-01T00:00:00Z'",
 ];
 
 #[test]
 fn fuzz_token_sequences() {
     let token = prop::sample::select(TOKENS);
-    let strategy = (prop::collection::vec(token, 0..40), any::<bool>())
+    let strategy = (prop::collection::vec(token, 0..24), any::<bool>())
         .prop_map(|(tokens, spaced)| tokens.join(if spaced { " " } else { "" }));
     run_counted("token sequences", TOKEN_CASES, strategy);
 }
 
+/// Valid patterns (printed random ASTs) with a few token-level edits: near-valid input.
+#[test]
+fn fuzz_token_edits_of_valid_patterns() {
+    let edit = (
+        0u8..5,
+        any::<prop::sample::Index>(),
+        prop::sample::select(TOKENS),
+    );
+    let strategy = (arb_pattern(), prop::collection::vec(edit, 0..3)).prop_map(|(ast, edits)| {
+        let text = ast.to_string();
+        let mut tokens: Vec<&str> = text.split(' ').collect();
+        for (kind, at, token) in edits {
+            let i = at.index(tokens.len());
+            match kind {
+                0 => {
+                    tokens.remove(i);
+                }
+                1 => tokens.insert(i, token),
+                2 => tokens[i] = token,
+                3 => tokens.insert(i, tokens[i]),
+                _ if i + 1 < tokens.len() => tokens.swap(i, i + 1),
+                _ => {}
+            }
+            if tokens.is_empty() {
+                break;
+            }
+        }
+        tokens.join(" ")
+    });
+    run_counted("token edits of valid patterns", TOKEN_EDIT_CASES, strategy);
+}
+
 #[test]
 fn fuzz_mutated_spec_examples() {
-    let alphabet: Vec<char> = "[]()'\\=!<>:.,*+-_ aAzZ09tbhNOTANDOR\u{0}é\n".chars().collect();
-    let edit = (0u8..3, any::<prop::sample::Index>(), prop::sample::select(alphabet));
-    let strategy = (prop::sample::select(SPEC_EXAMPLES), prop::collection::vec(edit, 1..4))
+    let alphabet: Vec<char> = "[]()'\\=!<>:.,*+-_ aAzZ09tbhNOTANDOR\u{0}é\n"
+        .chars()
+        .collect();
+    let edit = (
+        0u8..3,
+        any::<prop::sample::Index>(),
+        prop::sample::select(alphabet),
+    );
+    let strategy = (
+        prop::sample::select(SPEC_EXAMPLES),
+        prop::collection::vec(edit, 1..4),
+    )
         .prop_map(|(seed, edits)| {
             let mut chars: Vec<char> = seed.chars().collect();
             for (kind, at, c) in edits {
@@ -141,16 +282,27 @@ fn arb_step() -> impl Strategy<Value = PathComponent> {
 }
 
 fn arb_timestamp() -> impl Strategy<Value = String> {
-    (0u32..=9999, 1u32..=12, 1u32..=31, 0u32..=23, 0u32..=59, 0u32..=60, "(\\.[0-9]{1,9})?")
+    (
+        0u32..=9999,
+        1u32..=12,
+        1u32..=31,
+        0u32..=23,
+        0u32..=59,
+        0u32..=60,
+        "(\\.[0-9]{1,9})?",
+    )
         .prop_map(|(y, mo, d, h, mi, s, frac)| {
-            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
             let days = match mo {
                 2 if leap => 29,
                 2 => 28,
                 4 | 6 | 9 | 11 => 30,
                 _ => 31,
             };
-            format!("{y:04}-{mo:02}-{:02}T{h:02}:{mi:02}:{s:02}{frac}Z", d.min(days))
+            format!(
+                "{y:04}-{mo:02}-{:02}T{h:02}:{mi:02}:{s:02}{frac}Z",
+                d.min(days)
+            )
         })
 }
 
@@ -159,7 +311,10 @@ fn arb_literal(kind: u8) -> BoxedStrategy<Literal> {
     match kind {
         0 => ".{0,12}".prop_map(Literal::String).boxed(),
         1 => (-max..=max).prop_map(Literal::Integer).boxed(),
-        2 => any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Literal::Float).boxed(),
+        2 => any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Literal::Float)
+            .boxed(),
         3 => any::<bool>().prop_map(Literal::Boolean).boxed(),
         4 => arb_timestamp().prop_map(Literal::Timestamp).boxed(),
         5 => prop::collection::vec(any::<u8>(), 1..12)
@@ -170,7 +325,13 @@ fn arb_literal(kind: u8) -> BoxedStrategy<Literal> {
                 Literal::Hex(
                     bytes
                         .iter()
-                        .map(|b| if upper { format!("{b:02X}") } else { format!("{b:02x}") })
+                        .map(|b| {
+                            if upper {
+                                format!("{b:02X}")
+                            } else {
+                                format!("{b:02x}")
+                            }
+                        })
                         .collect(),
                 )
             })
@@ -181,9 +342,10 @@ fn arb_literal(kind: u8) -> BoxedStrategy<Literal> {
 fn arb_operand(operator: Operator) -> BoxedStrategy<Operand> {
     match operator {
         Operator::Exists => Just(Operand::None).boxed(),
-        Operator::Equal | Operator::NotEqual => {
-            (0u8..7).prop_flat_map(arb_literal).prop_map(Operand::Literal).boxed()
-        }
+        Operator::Equal | Operator::NotEqual => (0u8..7)
+            .prop_flat_map(arb_literal)
+            .prop_map(Operand::Literal)
+            .boxed(),
         Operator::Less | Operator::LessOrEqual | Operator::Greater | Operator::GreaterOrEqual => {
             prop::sample::select(vec![0u8, 1, 2, 4, 5, 6])
                 .prop_flat_map(arb_literal)
@@ -213,24 +375,28 @@ fn arb_comparison() -> impl Strategy<Value = Comparison> {
         Operator::IsSuperset,
         Operator::Exists,
     ];
-    let path = (arb_type(), arb_key(), prop::collection::vec(arb_step(), 0..4)).prop_map(
-        |(object_type, property, steps)| ObjectPath {
+    let path = (
+        arb_type(),
+        arb_key(),
+        prop::collection::vec(arb_step(), 0..4),
+    )
+        .prop_map(|(object_type, property, steps)| ObjectPath {
             object_type,
             property,
             steps,
             offset: 0,
             property_offset: 0,
-        },
-    );
-    (path, any::<bool>(), prop::sample::select(operators))
-        .prop_flat_map(|(path, negated, operator)| {
+        });
+    (path, any::<bool>(), prop::sample::select(operators)).prop_flat_map(
+        |(path, negated, operator)| {
             arb_operand(operator).prop_map(move |operand| Comparison {
                 path: path.clone(),
                 negated,
                 operator,
                 operand,
             })
-        })
+        },
+    )
 }
 
 /// Spec 9.5 (enforced by the parser): everything under an AND uses one object type.
@@ -257,7 +423,9 @@ fn unify_and(e: ComparisonExpression) -> ComparisonExpression {
             v.iter_mut().for_each(|i| set_type(i, &t));
             ComparisonExpression::And(v)
         }
-        ComparisonExpression::Or(v) => ComparisonExpression::Or(v.into_iter().map(unify_and).collect()),
+        ComparisonExpression::Or(v) => {
+            ComparisonExpression::Or(v.into_iter().map(unify_and).collect())
+        }
         c => c,
     }
 }
@@ -277,18 +445,28 @@ fn arb_comparison_expression() -> impl Strategy<Value = ComparisonExpression> {
 fn arb_qualifiers() -> impl Strategy<Value = Vec<Qualifier>> {
     let within = prop_oneof![
         (1u32..100_000).prop_map(f64::from),
-        any::<f64>().prop_map(f64::abs).prop_filter("positive, finite", |f| f.is_finite() && *f > 0.0),
+        any::<f64>()
+            .prop_map(f64::abs)
+            .prop_filter("positive, finite", |f| f.is_finite() && *f > 0.0),
     ];
     let repeats = 1..=MAX_SAFE_INTEGER;
     let start_stop = (arb_timestamp(), arb_timestamp());
-    (within, repeats, start_stop, prop::sample::subsequence(vec![0, 1, 2], 1..=3).prop_shuffle())
+    (
+        within,
+        repeats,
+        start_stop,
+        prop::sample::subsequence(vec![0, 1, 2], 1..=3).prop_shuffle(),
+    )
         .prop_map(|(w, r, (start, stop), order)| {
             order
                 .into_iter()
                 .map(|i| match i {
                     0 => Qualifier::Within(w),
                     1 => Qualifier::Repeats(r),
-                    _ => Qualifier::StartStop { start: start.clone(), stop: stop.clone() },
+                    _ => Qualifier::StartStop {
+                        start: start.clone(),
+                        stop: stop.clone(),
+                    },
                 })
                 .collect()
         })
@@ -304,7 +482,10 @@ fn arb_pattern() -> impl Strategy<Value = Pattern> {
                 prop::collection::vec(inner.clone(), 2..4)
                     .prop_map(ObservationExpression::FollowedBy),
                 (inner, arb_qualifiers()).prop_map(|(e, qualifiers)| {
-                    ObservationExpression::Qualified { expression: Box::new(e), qualifiers }
+                    ObservationExpression::Qualified {
+                        expression: Box::new(e),
+                        qualifiers,
+                    }
                 }),
             ]
         })
@@ -330,5 +511,8 @@ fn random_asts_round_trip_through_text() {
 
 #[test]
 fn total_fuzz_cases() {
-    assert_eq!(ARBITRARY_CASES + TOKEN_CASES + MUTATION_CASES, 20_000);
+    assert_eq!(
+        ARBITRARY_CASES + TOKEN_CASES + TOKEN_EDIT_CASES + MUTATION_CASES,
+        20_000
+    );
 }

@@ -268,7 +268,8 @@ pub async fn add_objects(
     }
     req.extensions_mut().insert(AuditNote { collection_key: Some(collection.key), ..AuditNote::default() });
     let request_timestamp = now_micros();
-    let parsed = web::block(move || envelope::parse(&body))
+    let custom = collection.custom_content;
+    let parsed = web::block(move || envelope::parse(&body, custom))
         .await
         .map_err(|e| ApiError::Internal(format!("envelope parser failed: {e}")))??;
     let status = state

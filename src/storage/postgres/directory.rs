@@ -407,9 +407,9 @@ impl DirectoryStore for PostgresStorage {
             let id = n.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let row = c
                 .query_one(
-                    "INSERT INTO collections (id, api_root, alias, title, description, trust_group_id, default_tlp, created) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING key",
-                    &[&id, &n.api_root, &n.alias, &n.title, &n.description, &n.trust_group_id, &n.default_tlp.rank(), &now_micros()],
+                    "INSERT INTO collections (id, api_root, alias, title, description, trust_group_id, default_tlp, custom_content, created) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING key",
+                    &[&id, &n.api_root, &n.alias, &n.title, &n.description, &n.trust_group_id, &n.default_tlp.rank(), &n.custom_content.name(), &now_micros()],
                 )
                 .await
                 .map_err(db_err)?;
@@ -422,6 +422,7 @@ impl DirectoryStore for PostgresStorage {
                 description: n.description,
                 trust_group_id: n.trust_group_id,
                 default_tlp: n.default_tlp,
+                custom_content: n.custom_content,
             })
         })
         .await
@@ -461,6 +462,9 @@ impl DirectoryStore for PostgresStorage {
             }
             if let Some(v) = u.default_tlp {
                 sets.push(("default_tlp", Box::new(v.rank())));
+            }
+            if let Some(v) = u.custom_content {
+                sets.push(("custom_content", Box::new(v.name().to_string())));
             }
             update_row(&pool, "collections", "id", Box::new(id), "collection", sets).await
         })

@@ -7,7 +7,10 @@ use super::{db_err, pool_err};
 use crate::domain::timestamp::now_micros;
 use crate::storage::StorageError;
 
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../schemas/postgres/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../schemas/postgres/0001_init.sql")),
+    (2, include_str!("../../../schemas/postgres/0002_validation.sql")),
+];
 const LOCK_KEY: i64 = 0x7461_7869_6968_7562; // "taxiihub"
 
 pub async fn migrate(pool: &Pool) -> Result<i64, StorageError> {

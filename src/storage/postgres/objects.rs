@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 
 use super::{args, db_err, pool_err, refs, PostgresStorage};
 use crate::domain::envelope::RECIPIENTS_PROPERTY;
-use crate::domain::model::{Collection, Membership, Page, StatusDetail, StatusResource, StoredObject};
+use crate::domain::model::{Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject};
 use crate::domain::policy::{effective_tlp, ObjectVisibility};
 use crate::domain::timestamp::{format_nanos, now_micros, Micros};
 use crate::domain::tlp::Tlp;
@@ -16,7 +16,7 @@ use crate::storage::sql::{push_object_conditions, Dialect, Sql};
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
 
 pub(super) const COLLECTION_COLUMNS: &str =
-    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp";
+    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp, c.custom_content";
 
 pub(super) fn collection_from_row(r: &Row) -> Collection {
     Collection {
@@ -28,12 +28,13 @@ pub(super) fn collection_from_row(r: &Row) -> Collection {
         description: r.get(5),
         trust_group_id: r.get(6),
         default_tlp: Tlp::from_rank(r.get(7)).unwrap_or(Tlp::Amber),
+        custom_content: CustomContent::parse(r.get::<_, &str>(8)).unwrap_or(CustomContent::Reject),
     }
 }
 
 fn with_membership(r: &Row) -> (Collection, Option<Membership>) {
-    let can_read: Option<bool> = r.get(8);
-    let can_write: Option<bool> = r.get(9);
+    let can_read: Option<bool> = r.get(9);
+    let can_write: Option<bool> = r.get(10);
     (collection_from_row(r), can_read.map(|can_read| Membership { can_read, can_write: can_write.unwrap_or(false) }))
 }
 
@@ -144,6 +145,14 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
                 tx.execute("INSERT INTO object_recipients (object_seq, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&seq, &org])
                     .await
                     .map_err(db_err)?;
+            }
+            for o in &obj.observables {
+                tx.execute(
+                    "INSERT INTO indicator_observables (object_seq, object_type, property, value) VALUES ($1, $2, $3, $4)",
+                    &[&seq, &o.object_type, &o.property, &o.value],
+                )
+                .await
+                .map_err(db_err)?;
             }
         }
         successes.push(StatusDetail {

@@ -436,9 +436,9 @@ impl DirectoryStore for SqliteStorage {
         self.write(move |c| {
             let id = n.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             c.execute(
-                "INSERT INTO collections (id, api_root, alias, title, description, trust_group_id, default_tlp, created) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![id, n.api_root, n.alias, n.title, n.description, n.trust_group_id, n.default_tlp.rank(), now_micros()],
+                "INSERT INTO collections (id, api_root, alias, title, description, trust_group_id, default_tlp, custom_content, created) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![id, n.api_root, n.alias, n.title, n.description, n.trust_group_id, n.default_tlp.rank(), n.custom_content.name(), now_micros()],
             )
             .map_err(db_err)?;
             Ok(Collection {
@@ -450,6 +450,7 @@ impl DirectoryStore for SqliteStorage {
                 description: n.description,
                 trust_group_id: n.trust_group_id,
                 default_tlp: n.default_tlp,
+                custom_content: n.custom_content,
             })
         })
         .await
@@ -494,6 +495,9 @@ impl DirectoryStore for SqliteStorage {
             }
             if let Some(v) = u.default_tlp {
                 sets.push(("default_tlp", Box::new(v.rank())));
+            }
+            if let Some(v) = u.custom_content {
+                sets.push(("custom_content", Box::new(v.name())));
             }
             update_row(c, "collections", "id", &id, "collection", sets)
         })

@@ -9,14 +9,14 @@ use super::rusqlite::{self, params, OptionalExtension};
 use super::writer::WriterCtx;
 use super::{db_err, SqliteStorage};
 use crate::domain::envelope::RECIPIENTS_PROPERTY;
-use crate::domain::model::{Collection, Membership, Page, StatusDetail, StatusResource, StoredObject};
+use crate::domain::model::{Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject};
 use crate::domain::policy::{effective_tlp, ObjectVisibility};
 use crate::domain::timestamp::{format_nanos, Micros};
 use crate::domain::tlp::Tlp;
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
 
 pub(super) const COLLECTION_COLUMNS: &str =
-    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp";
+    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp, c.custom_content";
 
 pub(super) fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Collection> {
     Ok(Collection {
@@ -28,13 +28,14 @@ pub(super) fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Col
         description: r.get(5)?,
         trust_group_id: r.get(6)?,
         default_tlp: Tlp::from_rank(r.get(7)?).unwrap_or(Tlp::Amber),
+        custom_content: CustomContent::parse(&r.get::<_, String>(8)?).unwrap_or(CustomContent::Reject),
     })
 }
 
 fn with_membership(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Collection, Option<Membership>)> {
     let collection = collection_from_row(r)?;
-    let can_read: Option<bool> = r.get(8)?;
-    let can_write: Option<bool> = r.get(9)?;
+    let can_read: Option<bool> = r.get(9)?;
+    let can_write: Option<bool> = r.get(10)?;
     Ok((collection, can_read.map(|can_read| Membership { can_read, can_write: can_write.unwrap_or(false) })))
 }
 
@@ -77,6 +78,9 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
             .map_err(db_err)?;
         let mut insert_recipient = conn
             .prepare_cached("INSERT OR IGNORE INTO object_recipients (object_seq, organisation_id) VALUES (?1, ?2)")
+            .map_err(db_err)?;
+        let mut insert_observable = conn
+            .prepare_cached("INSERT INTO indicator_observables (object_seq, object_type, property, value) VALUES (?1, ?2, ?3, ?4)")
             .map_err(db_err)?;
         for obj in batch.objects {
             let tlp = effective_tlp(obj.marking_tlp, batch.default_tlp);
@@ -138,6 +142,9 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
                 let seq = conn.last_insert_rowid();
                 for org in recipient_orgs {
                     insert_recipient.execute(params![seq, org]).map_err(db_err)?;
+                }
+                for o in &obj.observables {
+                    insert_observable.execute(params![seq, o.object_type, o.property, o.value]).map_err(db_err)?;
                 }
             }
             successes.push(StatusDetail {

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{audit_change, created, json_body, no_content, Admin};
-use crate::domain::model::{Collection, CollectionUpdate, Membership, NewCollection};
+use crate::domain::model::{Collection, CollectionUpdate, CustomContent, Membership, NewCollection};
 use crate::domain::tlp::Tlp;
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -29,7 +29,7 @@ fn group_json(g: &crate::domain::model::TrustGroup) -> serde_json::Value {
 fn collection_json(c: &Collection) -> serde_json::Value {
     serde_json::json!({
         "id": c.id, "api_root": c.api_root, "alias": c.alias, "title": c.title, "description": c.description,
-        "trust_group_id": c.trust_group_id, "default_tlp": c.default_tlp.name(),
+        "trust_group_id": c.trust_group_id, "default_tlp": c.default_tlp.name(), "custom_content": c.custom_content.name(),
     })
 }
 
@@ -128,6 +128,11 @@ struct CollectionBody {
     description: Option<Option<String>>,
     trust_group_id: Option<i64>,
     default_tlp: Option<String>,
+    custom_content: Option<String>,
+}
+
+fn custom(s: &str) -> Result<CustomContent, ApiError> {
+    CustomContent::parse(s).ok_or_else(|| ApiError::BadRequest(format!("custom_content '{s}': use allow or reject")))
 }
 
 async fn list_collections(state: web::Data<AppState>, _a: Admin) -> Result<HttpResponse, ApiError> {
@@ -158,6 +163,7 @@ async fn create_collection(req: HttpRequest, state: web::Data<AppState>, _a: Adm
             description: b.description.flatten(),
             trust_group_id,
             default_tlp: b.default_tlp.as_deref().map(tlp).transpose()?.unwrap_or(Tlp::Amber),
+            custom_content: b.custom_content.as_deref().map(custom).transpose()?.unwrap_or_default(),
         })
         .await?;
     audit_change(&req, format!("created collection {} '{}' for trust group {}", c.id, c.title, c.trust_group_id));
@@ -185,6 +191,7 @@ async fn update_collection(req: HttpRequest, state: web::Data<AppState>, a: Admi
         description: b.description,
         trust_group_id: b.trust_group_id,
         default_tlp: b.default_tlp.as_deref().map(tlp).transpose()?,
+        custom_content: b.custom_content.as_deref().map(custom).transpose()?,
     };
     state.storage.update_collection(&id, update).await?;
     audit_change(&req, format!("updated collection {id}: {}", String::from_utf8_lossy(&body)));
