@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use super::json::Json;
 
 use super::model::StatusDetail;
 use super::stix_id::{is_valid_stix_id, is_valid_type_name, type_of};
@@ -44,32 +45,6 @@ struct Envelope<'a> {
     objects: Option<Vec<&'a RawValue>>,
 }
 
-#[derive(Deserialize)]
-struct Head<'a> {
-    #[serde(rename = "type", borrow)]
-    stix_type: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    spec_version: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    created: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    modified: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    object_marking_refs: Option<Vec<std::borrow::Cow<'a, str>>>,
-    #[serde(borrow)]
-    granular_markings: Option<Vec<GranularMarking<'a>>>,
-    #[serde(borrow)]
-    x_taxii_hub_recipients: Option<Vec<std::borrow::Cow<'a, str>>>,
-}
-
-#[derive(Deserialize)]
-struct GranularMarking<'a> {
-    #[serde(borrow)]
-    marking_ref: Option<std::borrow::Cow<'a, str>>,
-}
-
 pub fn parse(body: &[u8], custom: CustomContent) -> Result<ParsedEnvelope, DomainError> {
     let text = std::str::from_utf8(body).map_err(|_| DomainError::BadJson("the request body is not UTF-8".into()))?;
     let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|e| {
@@ -102,27 +77,27 @@ fn check_object(raw: &str, custom: CustomContent) -> Result<IncomingObject, Stat
     if !raw.starts_with('{') {
         return Err(fail("", "", "envelope entry is not a JSON object".into()));
     }
-    let head: Head<'_> = serde_json::from_str(raw).map_err(|e| fail("", "", format!("object is malformed: {e}")))?;
-    let id = head.id.as_deref().unwrap_or("");
-    let version_text = head.modified.as_deref().or(head.created.as_deref()).unwrap_or("");
-    let stix_type = match head.stix_type.as_deref() {
+    // One parse per object, borrowing its strings: everything below reads this tree.
+    let parsed = Json::parse(raw).map_err(|e| fail("", "", format!("object is malformed: {e}")))?;
+    let Json::Obj(obj) = parsed else { return Err(fail("", "", "envelope entry is not a JSON object".into())) };
+    let text = |name: &str| obj.get(name).and_then(Json::as_str);
+    let id = text("id").unwrap_or("");
+    let version_text = text("modified").or(text("created")).unwrap_or("");
+    let stix_type = match obj.get("type") {
         None => return Err(fail(id, version_text, "type: required property is missing".into())),
-        Some(t) if !is_valid_type_name(t) => {
-            return Err(fail(id, version_text, format!("type: '{t}' is not a valid STIX type name")))
-        }
-        Some(t) => t,
+        Some(Json::Str(t)) if is_valid_type_name(t) => t.as_ref(),
+        Some(t) => return Err(fail(id, version_text, format!("type: {t} is not a valid STIX type name"))),
     };
     if id.is_empty() {
         return Err(fail(id, version_text, format!("{stix_type}.id: required property is missing")));
     }
     if !is_valid_stix_id(id) || type_of(id) != Some(stix_type) {
-        return Err(fail(
-            id,
-            version_text,
-            format!("{stix_type}.id: must be '{stix_type}--<UUID>'"),
-        ));
+        return Err(fail(id, version_text, format!("{stix_type}.id: must be '{stix_type}--<UUID>'")));
     }
-    let spec_version = match head.spec_version.as_deref() {
+    let is_sco = validation::spec_of(stix_type).is_some_and(|s| s.category == validation::Category::Sco);
+    let spec_version = match obj.get("spec_version").map(|v| v.as_str()) {
+        // SCOs may omit spec_version in 2.1 (§3.1); a 2.0 observable never had an id at all.
+        None if is_sco => "2.1",
         None => {
             return Err(fail(
                 id,
@@ -130,35 +105,38 @@ fn check_object(raw: &str, custom: CustomContent) -> Result<IncomingObject, Stat
                 format!("{stix_type}.spec_version: required property is missing (STIX 2.0 objects are not accepted)"),
             ))
         }
-        Some("2.1") => "2.1",
-        Some(other) => {
-            return Err(fail(id, version_text, format!("{stix_type}.spec_version: must be '2.1', got '{other}'")))
+        Some(Some("2.1")) => "2.1",
+        Some(_) => {
+            let got = obj.get("spec_version").map(|v| v.to_string()).unwrap_or_default();
+            return Err(fail(id, version_text, format!("{stix_type}.spec_version: must be '2.1', got {got}")));
         }
     };
-    let ts = |name: &str, v: Option<&str>| -> Result<Option<Nanos>, StatusDetail> {
-        v.map(|s| {
-            timestamp::parse(s, Zone::UtcOnly).map_err(|e| fail(id, version_text, format!("{stix_type}.{name}: {e}")))
-        })
-        .transpose()
-    };
-    let created = ts("created", head.created.as_deref())?;
-    let modified = ts("modified", head.modified.as_deref())?;
-    if let (Some(c), Some(m)) = (created, modified) {
-        if m < c {
-            return Err(fail(id, version_text, format!("{stix_type}.modified: must not be earlier than created")));
+    let ts = |name: &str| -> Result<Option<Nanos>, StatusDetail> {
+        match obj.get(name) {
+            None => Ok(None),
+            Some(Json::Str(s)) => timestamp::parse(s, Zone::UtcOnly)
+                .map(Some)
+                .map_err(|e| fail(id, version_text, format!("{stix_type}.{name}: {e}"))),
+            Some(_) => Err(fail(id, version_text, format!("{stix_type}.{name}: must be a timestamp string"))),
         }
-    }
-    let full: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(raw).map_err(|e| fail(id, version_text, format!("object is malformed: {e}")))?;
-    validation::validate(&full, custom).map_err(|v| fail(id, version_text, v.0))?;
-    let observables = match (full.get("pattern_type").and_then(|v| v.as_str()), full.get("pattern").and_then(|v| v.as_str())) {
-        (Some("stix"), Some(text)) if stix_type == "indicator" => pattern::parse(text).map(|p| pattern::observables(&p)).unwrap_or_default(),
-        _ => Vec::new(),
     };
-    let markings = head.object_marking_refs.iter().flatten().map(|m| m.as_ref());
-    let granular = head.granular_markings.iter().flatten().filter_map(|g| g.marking_ref.as_deref());
-    let marking_tlp = tlp::most_restrictive(markings.chain(granular));
-    let recipients: Vec<String> = head.x_taxii_hub_recipients.iter().flatten().map(|r| r.to_string()).collect();
+    let created = ts("created")?;
+    let modified = ts("modified")?;
+    let pattern = validation::validate(&obj, custom).map_err(|v| fail(id, version_text, v.0))?;
+    let observables = pattern.as_ref().map(pattern::observables).unwrap_or_default();
+    let refs = |name: &str| obj.get(name).and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str);
+    let granular = obj
+        .get("granular_markings")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("marking_ref").and_then(Json::as_str));
+    let marking_tlp = tlp::most_restrictive(refs("object_marking_refs").chain(granular));
+    let recipients: Vec<String> = match obj.get(RECIPIENTS_PROPERTY) {
+        None => Vec::new(),
+        Some(Json::Arr(list)) if list.iter().all(Json::is_string) => refs(RECIPIENTS_PROPERTY).map(str::to_string).collect(),
+        Some(_) => return Err(fail(id, version_text, format!("{stix_type}.{RECIPIENTS_PROPERTY}: must be a list of identity ids"))),
+    };
     if let Some(bad) = recipients.iter().find(|r| !is_valid_stix_id(r) || type_of(r) != Some("identity")) {
         return Err(fail(
             id,

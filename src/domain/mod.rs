@@ -4,6 +4,7 @@ pub mod credentials;
 pub mod cursor;
 pub mod envelope;
 pub mod filters;
+pub mod json;
 pub mod model;
 pub mod pattern;
 pub mod policy;

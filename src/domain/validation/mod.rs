@@ -10,7 +10,7 @@ mod rules;
 mod spec;
 mod tables;
 
-use serde_json::{Map, Value};
+use crate::domain::json::{Json, Obj};
 
 pub use spec::{spec_of, Category, Kind, TypeSpec};
 
@@ -62,21 +62,22 @@ fn valid_property_name(name: &str) -> bool {
 }
 
 /// Validates one object (already known to be a JSON object with a valid `type` and `id`).
-pub fn validate(obj: &Map<String, Value>, custom: CustomContent) -> Result<(), Violation> {
-    let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
+/// Returns the parsed STIX pattern of an indicator, so the caller need not parse it again.
+pub fn validate(obj: &Obj<'_>, custom: CustomContent) -> Result<Option<crate::domain::pattern::Pattern>, Violation> {
+    let ty = obj.get("type").and_then(Json::as_str).unwrap_or("");
     let ctx = Ctx { ty, custom };
     let Some(spec) = spec_of(ty) else {
         if custom == CustomContent::Reject {
             return ctx.fail("type", format!("'{ty}' is not a STIX 2.1 type and this collection refuses custom content"));
         }
-        return rules::custom_object(obj, &ctx);
+        return rules::custom_object(obj, &ctx).map(|_| None);
     };
     for required in spec.required {
         if !obj.contains_key(*required) {
             return ctx.fail(required, "required property is missing");
         }
     }
-    for (name, value) in obj {
+    for (name, value) in obj.iter() {
         if name == "type" {
             continue;
         }
@@ -112,7 +113,7 @@ fn check_ref(ctx: &Ctx<'_>, name: &str, v: &str, allowed: &[&str]) -> Result<(),
     Ok(())
 }
 
-pub(crate) fn check_kind(ctx: &Ctx<'_>, name: &str, value: &Value, kind: Kind) -> Result<(), Violation> {
+pub(crate) fn check_kind(ctx: &Ctx<'_>, name: &str, value: &Json<'_>, kind: Kind) -> Result<(), Violation> {
     match kind {
         Kind::Str => value.as_str().map(|_| ()).map_or_else(|| ctx.fail(name, "must be a string"), Ok),
         Kind::Bool => value.as_bool().map(|_| ()).map_or_else(|| ctx.fail(name, "must be true or false"), Ok),
@@ -152,7 +153,7 @@ pub(crate) fn check_kind(ctx: &Ctx<'_>, name: &str, value: &Value, kind: Kind) -
             Ok(())
         }
         Kind::StrList => {
-            if non_empty_list(ctx, name, value)?.iter().all(Value::is_string) {
+            if non_empty_list(ctx, name, value)?.iter().all(Json::is_string) {
                 Ok(())
             } else {
                 ctx.fail(name, "must be a list of strings")
@@ -191,7 +192,7 @@ pub(crate) fn check_kind(ctx: &Ctx<'_>, name: &str, value: &Value, kind: Kind) -
     }
 }
 
-fn non_empty_list<'v>(ctx: &Ctx<'_>, name: &str, value: &'v Value) -> Result<&'v Vec<Value>, Violation> {
+fn non_empty_list<'v>(ctx: &Ctx<'_>, name: &str, value: &'v Json<'_>) -> Result<&'v Vec<Json<'v>>, Violation> {
     match value.as_array() {
         Some(a) if a.is_empty() => ctx.fail(name, "must not be an empty list"),
         Some(a) => Ok(a),

@@ -1,7 +1,7 @@
 //! Rules of STIX 2.1 that the per-type tables cannot express: reference targets, properties that
 //! depend on each other, formats of hashes and vocabulary-bound values, and the STIX pattern.
 
-use serde_json::{Map, Value};
+use crate::domain::json::{Json, Obj};
 
 use super::spec::{is_sco, is_sdo, Category, TypeSpec};
 use super::{check_kind, Ctx, CustomContent, Kind, Violation};
@@ -58,11 +58,11 @@ pub fn tolerated_extra(_ty: &str, _property: &str) -> bool {
     false
 }
 
-fn ts(obj: &Map<String, Value>, name: &str) -> Option<i64> {
-    obj.get(name).and_then(Value::as_str).and_then(|s| timestamp::parse(s, Zone::UtcOnly).ok())
+fn ts(obj: &Obj<'_>, name: &str) -> Option<i64> {
+    obj.get(name).and_then(Json::as_str).and_then(|s| timestamp::parse(s, Zone::UtcOnly).ok())
 }
 
-fn not_before(obj: &Map<String, Value>, ctx: &Ctx<'_>, earlier: &str, later: &str, strictly: bool) -> Result<(), Violation> {
+fn not_before(obj: &Obj<'_>, ctx: &Ctx<'_>, earlier: &str, later: &str, strictly: bool) -> Result<(), Violation> {
     if let (Some(a), Some(b)) = (ts(obj, earlier), ts(obj, later)) {
         if b < a || (strictly && b == a) {
             let how = if strictly { "later than" } else { "earlier than" };
@@ -72,7 +72,7 @@ fn not_before(obj: &Map<String, Value>, ctx: &Ctx<'_>, earlier: &str, later: &st
     Ok(())
 }
 
-pub fn common(obj: &Map<String, Value>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Result<(), Violation> {
+pub fn common(obj: &Obj<'_>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Result<(), Violation> {
     if let Some(v) = obj.get("spec_version") {
         if v.as_str() != Some("2.1") {
             return ctx.fail("spec_version", "must be '2.1'");
@@ -85,12 +85,12 @@ pub fn common(obj: &Map<String, Value>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Resul
     Ok(())
 }
 
-fn extensions(ctx: &Ctx<'_>, value: &Value, category: Category) -> Result<(), Violation> {
+fn extensions(ctx: &Ctx<'_>, value: &Json<'_>, category: Category) -> Result<(), Violation> {
     let Some(map) = value.as_object() else { return ctx.fail("extensions", "must be a dictionary") };
     if map.is_empty() {
         return ctx.fail("extensions", "must not be an empty dictionary");
     }
-    for (key, ext) in map {
+    for (key, ext) in map.iter() {
         if !ext.is_object() {
             return ctx.fail("extensions", format!("'{key}' must be an object"));
         }
@@ -109,7 +109,7 @@ fn extensions(ctx: &Ctx<'_>, value: &Value, category: Category) -> Result<(), Vi
 }
 
 /// Custom object types (allowed by the collection): the common properties still hold.
-pub fn custom_object(obj: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), Violation> {
+pub fn custom_object(obj: &Obj<'_>, ctx: &Ctx<'_>) -> Result<(), Violation> {
     for (name, kind) in [
         ("created", Kind::TimestampMillis),
         ("modified", Kind::TimestampMillis),
@@ -130,17 +130,17 @@ pub fn custom_object(obj: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), Viol
 
 const HASH_LENGTHS: &[(&str, usize)] = &[("MD5", 32), ("SHA-1", 40), ("SHA-256", 64), ("SHA-512", 128), ("SHA3-256", 64), ("SHA3-512", 128)];
 
-pub fn hashes(ctx: &Ctx<'_>, name: &str, value: &Value) -> Result<(), Violation> {
+pub fn hashes(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Violation> {
     let Some(map) = value.as_object() else { return ctx.fail(name, "must be a dictionary of hashes") };
     if map.is_empty() {
         return ctx.fail(name, "must not be empty");
     }
-    for (alg, h) in map {
+    for (alg, h) in map.iter() {
         let Some(h) = h.as_str() else { return ctx.fail(name, format!("'{alg}' must be a string")) };
         if alg.len() > 250 {
             return ctx.fail(name, "hash algorithm names are at most 250 characters");
         }
-        if let Some((_, len)) = HASH_LENGTHS.iter().find(|(a, _)| a == alg) {
+        if let Some((_, len)) = HASH_LENGTHS.iter().find(|(a, _)| *a == alg) {
             if h.len() != *len || !h.bytes().all(|c| c.is_ascii_hexdigit()) {
                 return ctx.fail(name, format!("'{alg}' must be {len} hex digits"));
             }
@@ -149,10 +149,10 @@ pub fn hashes(ctx: &Ctx<'_>, name: &str, value: &Value) -> Result<(), Violation>
     Ok(())
 }
 
-pub fn kill_chains(ctx: &Ctx<'_>, name: &str, value: &Value) -> Result<(), Violation> {
+pub fn kill_chains(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Violation> {
     let Some(list) = value.as_array().filter(|l| !l.is_empty()) else { return ctx.fail(name, "must be a non-empty list") };
     for p in list {
-        let ok = p.get("kill_chain_name").and_then(Value::as_str).is_some() && p.get("phase_name").and_then(Value::as_str).is_some();
+        let ok = p.get("kill_chain_name").and_then(Json::as_str).is_some() && p.get("phase_name").and_then(Json::as_str).is_some();
         if !ok {
             return ctx.fail(name, "each kill chain phase needs kill_chain_name and phase_name strings");
         }
@@ -160,11 +160,11 @@ pub fn kill_chains(ctx: &Ctx<'_>, name: &str, value: &Value) -> Result<(), Viola
     Ok(())
 }
 
-pub fn external_references(ctx: &Ctx<'_>, name: &str, value: &Value) -> Result<(), Violation> {
+pub fn external_references(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Violation> {
     let Some(list) = value.as_array().filter(|l| !l.is_empty()) else { return ctx.fail(name, "must be a non-empty list") };
     for r in list {
         let Some(r) = r.as_object() else { return ctx.fail(name, "each external reference must be an object") };
-        let Some(source) = r.get("source_name").and_then(Value::as_str) else {
+        let Some(source) = r.get("source_name").and_then(Json::as_str) else {
             return ctx.fail(name, "each external reference needs a source_name");
         };
         if !["description", "url", "external_id"].iter().any(|k| r.contains_key(*k)) {
@@ -185,12 +185,12 @@ pub fn external_references(ctx: &Ctx<'_>, name: &str, value: &Value) -> Result<(
     Ok(())
 }
 
-pub fn granular_markings(ctx: &Ctx<'_>, name: &str, value: &Value) -> Result<(), Violation> {
+pub fn granular_markings(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Violation> {
     let Some(list) = value.as_array().filter(|l| !l.is_empty()) else { return ctx.fail(name, "must be a non-empty list") };
     for g in list {
         let Some(g) = g.as_object() else { return ctx.fail(name, "each granular marking must be an object") };
-        let selectors = g.get("selectors").and_then(Value::as_array);
-        if !selectors.is_some_and(|s| !s.is_empty() && s.iter().all(Value::is_string)) {
+        let selectors = g.get("selectors").and_then(Json::as_array);
+        if !selectors.is_some_and(|s| !s.is_empty() && s.iter().all(Json::is_string)) {
             return ctx.fail(name, "selectors must be a non-empty list of strings");
         }
         match (g.get("marking_ref"), g.get("lang")) {
@@ -205,22 +205,24 @@ pub fn granular_markings(ctx: &Ctx<'_>, name: &str, value: &Value) -> Result<(),
     Ok(())
 }
 
-fn has(obj: &Map<String, Value>, k: &str) -> bool {
+fn has(obj: &Obj<'_>, k: &str) -> bool {
     obj.contains_key(k)
 }
 
-pub fn specific(obj: &Map<String, Value>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Result<(), Violation> {
+/// Type-specific rules; for a STIX-pattern indicator, returns its parsed pattern.
+pub fn specific(obj: &Obj<'_>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Result<Option<pattern::Pattern>, Violation> {
     match spec.name {
         "indicator" => {
             not_before(obj, ctx, "valid_from", "valid_until", true)?;
-            if obj.get("pattern_type").and_then(Value::as_str) == Some("stix") {
-                let text = obj.get("pattern").and_then(Value::as_str).unwrap_or("");
+            if obj.get("pattern_type").and_then(Json::as_str) == Some("stix") {
+                let text = obj.get("pattern").and_then(Json::as_str).unwrap_or("");
                 let parsed = pattern::parse(text).map_err(|e| Violation(format!("indicator.pattern: {e}")))?;
                 pattern::check_objects(&parsed, ctx.custom == CustomContent::Allow).map_err(|e| Violation(format!("indicator.pattern: {e}")))?;
+                return Ok(Some(parsed));
             }
         }
         "malware" => {
-            if obj.get("is_family").and_then(Value::as_bool) == Some(true) && !has(obj, "name") {
+            if obj.get("is_family").and_then(Json::as_bool) == Some(true) && !has(obj, "name") {
                 return ctx.fail("name", "required when is_family is true");
             }
             not_before(obj, ctx, "first_seen", "last_seen", false)?;
@@ -235,7 +237,7 @@ pub fn specific(obj: &Map<String, Value>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Res
             if has(obj, "object_refs") && has(obj, "objects") {
                 return ctx.fail("objects", "must not be used together with object_refs");
             }
-            if let Some(n) = obj.get("number_observed").and_then(Value::as_i64) {
+            if let Some(n) = obj.get("number_observed").and_then(Json::as_i64) {
                 if !(1..=999_999_999).contains(&n) {
                     return ctx.fail("number_observed", "must be between 1 and 999999999");
                 }
@@ -244,7 +246,7 @@ pub fn specific(obj: &Map<String, Value>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Res
         }
         "sighting" => {
             not_before(obj, ctx, "first_seen", "last_seen", false)?;
-            if let Some(n) = obj.get("count").and_then(Value::as_i64) {
+            if let Some(n) = obj.get("count").and_then(Json::as_i64) {
                 if !(0..=999_999_999).contains(&n) {
                     return ctx.fail("count", "must be between 0 and 999999999");
                 }
@@ -254,7 +256,7 @@ pub fn specific(obj: &Map<String, Value>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Res
         "location" => location(obj, ctx)?,
         "relationship" => {
             for end in ["source_ref", "target_ref"] {
-                let t = obj.get(end).and_then(Value::as_str).and_then(type_of).unwrap_or("");
+                let t = obj.get(end).and_then(Json::as_str).and_then(type_of).unwrap_or("");
                 if matches!(t, "relationship" | "sighting" | "marking-definition" | "language-content" | "extension-definition") {
                     return ctx.fail(end, format!("must reference an SDO or SCO, not '{t}'"));
                 }
@@ -287,7 +289,7 @@ pub fn specific(obj: &Map<String, Value>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Res
         "directory" if !has(obj, "path") => return ctx.fail("path", "required property is missing"),
         "email-message" if !has(obj, "is_multipart") => return ctx.fail("is_multipart", "required property is missing"),
         "email-message" => {
-            let multipart = obj.get("is_multipart").and_then(Value::as_bool) == Some(true);
+            let multipart = obj.get("is_multipart").and_then(Json::as_bool) == Some(true);
             if multipart && has(obj, "body") {
                 return ctx.fail("body", "must not be present when is_multipart is true (use body_multipart)");
             }
@@ -296,18 +298,18 @@ pub fn specific(obj: &Map<String, Value>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Res
             }
         }
         "process" | "user-account" | "windows-registry-key" | "x509-certificate" => {
-            let meaningful = obj.keys().any(|k| !matches!(k.as_str(), "type" | "id" | "spec_version" | "object_marking_refs" | "granular_markings" | "defanged"));
+            let meaningful = obj.keys().any(|k| !matches!(k, "type" | "id" | "spec_version" | "object_marking_refs" | "granular_markings" | "defanged"));
             if !meaningful {
                 return ctx.fail("type", "at least one property specific to this type is required");
             }
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
 }
 
-fn location(obj: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), Violation> {
-    let (lat, lon) = (obj.get("latitude").and_then(Value::as_f64), obj.get("longitude").and_then(Value::as_f64));
+fn location(obj: &Obj<'_>, ctx: &Ctx<'_>) -> Result<(), Violation> {
+    let (lat, lon) = (obj.get("latitude").and_then(Json::as_f64), obj.get("longitude").and_then(Json::as_f64));
     if lat.is_some() != lon.is_some() {
         return ctx.fail("longitude", "latitude and longitude must be given together");
     }
@@ -326,19 +328,21 @@ fn location(obj: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), Violation> {
     Ok(())
 }
 
-fn marking_definition(obj: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), Violation> {
+fn marking_definition(obj: &Obj<'_>, ctx: &Ctx<'_>) -> Result<(), Violation> {
     for required in ["id", "spec_version", "created"] {
         if !has(obj, required) {
             return ctx.fail(required, "required property is missing");
         }
     }
-    check_kind(ctx, "created", &obj["created"], Kind::TimestampMillis)?;
+    if let Some(created) = obj.get("created") {
+        check_kind(ctx, "created", created, Kind::TimestampMillis)?;
+    }
     if has(obj, "modified") {
         return ctx.fail("modified", "marking definitions are not versioned and have no modified property");
     }
-    match (obj.get("definition_type").and_then(Value::as_str), obj.get("definition")) {
-        (Some("statement"), Some(d)) if d.get("statement").and_then(Value::as_str).is_some() => Ok(()),
-        (Some("tlp"), Some(d)) if matches!(d.get("tlp").and_then(Value::as_str), Some("white" | "green" | "amber" | "red")) => Ok(()),
+    match (obj.get("definition_type").and_then(Json::as_str), obj.get("definition")) {
+        (Some("statement"), Some(d)) if d.get("statement").and_then(Json::as_str).is_some() => Ok(()),
+        (Some("tlp"), Some(d)) if matches!(d.get("tlp").and_then(Json::as_str), Some("white" | "green" | "amber" | "red")) => Ok(()),
         (Some("statement" | "tlp"), _) => ctx.fail("definition", "does not match definition_type"),
         (Some(other), _) => ctx.fail("definition_type", format!("'{other}' is not 'statement' or 'tlp'")),
         (None, Some(_)) => ctx.fail("definition_type", "required when definition is present"),

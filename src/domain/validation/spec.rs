@@ -47,12 +47,15 @@ pub struct TypeSpec {
 
 impl TypeSpec {
     pub fn kind_of(&self, property: &str) -> Option<Kind> {
-        self.properties.iter().find(|(p, _)| *p == property).map(|(_, k)| *k)
+        // The generator writes properties sorted by name.
+        self.properties.binary_search_by(|(p, _)| (*p).cmp(property)).ok().map(|i| self.properties[i].1)
     }
 }
 
 pub fn spec_of(stix_type: &str) -> Option<&'static TypeSpec> {
-    super::tables::TYPES.iter().find(|t| t.name == stix_type)
+    // The generator writes types sorted by name.
+    let types = super::tables::TYPES;
+    types.binary_search_by(|t| t.name.cmp(stix_type)).ok().map(|i| &types[i])
 }
 
 /// SCO types (for references that must point at observables).
@@ -62,4 +65,20 @@ pub fn is_sco(t: &str) -> bool {
 
 pub fn is_sdo(t: &str) -> bool {
     spec_of(t).is_some_and(|s| s.category == Category::Sdo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_sorted_for_binary_search() {
+        let types = super::super::tables::TYPES;
+        assert!(types.windows(2).all(|w| w[0].name < w[1].name));
+        for t in types {
+            assert!(t.properties.windows(2).all(|w| w[0].0 < w[1].0), "{}", t.name);
+            assert!(spec_of(t.name).is_some());
+        }
+        assert_eq!(types.len(), 42, "19 SDOs, 2 SROs, 18 SCOs, 3 meta objects");
+    }
 }
