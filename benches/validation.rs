@@ -15,9 +15,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use serde_json::{json, Value};
 use taxii_hub::config::Config;
+use taxii_hub::domain::json::Json;
 use taxii_hub::domain::model::{Membership, NewAccount, NewCollection, NewOrganisation, OrganisationKind, Role};
 use taxii_hub::domain::validation::{self, CustomContent};
-use taxii_hub::domain::json::Json;
 use taxii_hub::domain::{envelope, pattern};
 
 const OBJECTS: usize = 20_000;
@@ -67,7 +67,13 @@ fn validation_work(raws: &[String]) -> (Duration, Duration) {
 
 fn parts(raws: &[String]) {
     let t = Instant::now();
-    let maps: Vec<taxii_hub::domain::json::Obj<'_>> = raws.iter().map(|r| match Json::parse(r).unwrap() { Json::Obj(o) => o, _ => panic!() }).collect();
+    let maps: Vec<taxii_hub::domain::json::Obj<'_>> = raws
+        .iter()
+        .map(|r| match Json::parse(r).unwrap() {
+            Json::Obj(o) => o,
+            _ => panic!(),
+        })
+        .collect();
     let parse = t.elapsed();
     let t = Instant::now();
     let mut pats = Vec::new();
@@ -81,7 +87,12 @@ fn parts(raws: &[String]) {
     }
     let val = t.elapsed();
     let n = raws.len() as f64;
-    eprintln!("parts: map parse {:.2} µs, pattern parse {:.2} µs, validate incl. pattern {:.2} µs", parse.as_secs_f64() * 1e6 / n, pat.as_secs_f64() * 1e6 / n, val.as_secs_f64() * 1e6 / n);
+    eprintln!(
+        "parts: map parse {:.2} µs, pattern parse {:.2} µs, validate incl. pattern {:.2} µs",
+        parse.as_secs_f64() * 1e6 / n,
+        pat.as_secs_f64() * 1e6 / n,
+        val.as_secs_f64() * 1e6 / n
+    );
 }
 
 fn main() {
@@ -106,16 +117,41 @@ fn main() {
         config.storage.url = format!("sqlite://{}", db.display());
         let storage = taxii_hub::app::open_storage(&config).unwrap();
         rt.block_on(async {
-            let org = storage.create_organisation(NewOrganisation { name: "bench".into(), identity_id: None, sector: None, kind: OrganisationKind::Partner }).await.unwrap();
+            let org = storage
+                .create_organisation(NewOrganisation {
+                    name: "bench".into(),
+                    identity_id: None,
+                    sector: None,
+                    kind: OrganisationKind::Partner,
+                })
+                .await
+                .unwrap();
             let group = storage.create_trust_group("bench", None).await.unwrap();
             storage.set_membership(group, org, Membership { can_read: true, can_write: true }).await.unwrap();
             let account = storage
-                .create_account(NewAccount { organisation_id: org, username: "bench".into(), password_hash: None, role: Role::Member, redistributes: false, cert_fingerprint: None, cert_subject: None })
+                .create_account(NewAccount {
+                    organisation_id: org,
+                    username: "bench".into(),
+                    password_hash: None,
+                    role: Role::Member,
+                    redistributes: false,
+                    cert_fingerprint: None,
+                    cert_subject: None,
+                })
                 .await
                 .unwrap();
             storage.create_api_key(account, &key.prefix, key.hash, None, None).await.unwrap();
             storage
-                .create_collection(NewCollection { api_root: "hub".into(), id: None, alias: None, title: "bench".into(), description: None, trust_group_id: group, default_tlp: taxii_hub::domain::tlp::Tlp::Amber, custom_content: CustomContent::Allow })
+                .create_collection(NewCollection {
+                    api_root: "hub".into(),
+                    id: None,
+                    alias: None,
+                    title: "bench".into(),
+                    description: None,
+                    trust_group_id: group,
+                    default_tlp: taxii_hub::domain::tlp::Tlp::Amber,
+                    custom_content: CustomContent::Allow,
+                })
                 .await
                 .unwrap()
         })
@@ -196,12 +232,27 @@ fn main() {
     let _ = server.wait();
 
     let per = |d: Duration| d.as_secs_f64() * 1e6 / OBJECTS as f64;
-    println!("objects: {OBJECTS} indicators, {:.0} bytes each on average, envelopes of {ENVELOPE}", bytes as f64 / OBJECTS as f64);
-    println!("JSON parse of each object (ingest reads id/type/version/markings from it): {:>6.2} µs/object", per(parse));
-    println!("validation (STIX 2.1 rules + STIX pattern parse and check + observables):  {:>6.2} µs/object", per(validation));
+    println!(
+        "objects: {OBJECTS} indicators, {:.0} bytes each on average, envelopes of {ENVELOPE}",
+        bytes as f64 / OBJECTS as f64
+    );
+    println!(
+        "JSON parse of each object (ingest reads id/type/version/markings from it): {:>6.2} µs/object",
+        per(parse)
+    );
+    println!(
+        "validation (STIX 2.1 rules + STIX pattern parse and check + observables):  {:>6.2} µs/object",
+        per(validation)
+    );
     println!("end-to-end ingest (HTTPS POST, SQLite synchronous=full, acknowledged):    {:>6.2} µs/object  ({:.0} objects/s)", per(ingest), OBJECTS as f64 / ingest.as_secs_f64());
-    println!("hub CPU time during that ingest (user + system, both cores):              {:>6.2} µs/object", per(hub_cpu));
-    println!("validation / hub ingest CPU = {:.1} %  (target ≤ 20 %)", validation.as_secs_f64() * 100.0 / hub_cpu.as_secs_f64());
+    println!(
+        "hub CPU time during that ingest (user + system, both cores):              {:>6.2} µs/object",
+        per(hub_cpu)
+    );
+    println!(
+        "validation / hub ingest CPU = {:.1} %  (target ≤ 20 %)",
+        validation.as_secs_f64() * 100.0 / hub_cpu.as_secs_f64()
+    );
     println!("validation / ingest wall time = {:.1} %", validation.as_secs_f64() * 100.0 / ingest.as_secs_f64());
 }
 

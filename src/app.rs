@@ -37,7 +37,8 @@ pub fn open_storage(config: &Config) -> Result<SharedStorage, StorageError> {
 }
 
 pub fn bind(config: &Config) -> Result<TcpListener, AppError> {
-    TcpListener::bind(&config.server.listen).map_err(|source| AppError::Bind { addr: config.server.listen.clone(), source })
+    TcpListener::bind(&config.server.listen)
+        .map_err(|source| AppError::Bind { addr: config.server.listen.clone(), source })
 }
 
 /// Runs the hub until it is stopped (Ctrl-C / SIGTERM). Must be called inside an actix system.

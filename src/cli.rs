@@ -50,7 +50,8 @@ pub async fn account(storage: &SharedStorage, action: AccountAction) -> Result<(
                 .organisation_by_name(&organisation)
                 .await?
                 .ok_or_else(|| other(format!("no organisation named '{organisation}'")))?;
-            let role = Role::parse(&role).ok_or_else(|| other(format!("role '{role}': use member, reader or admin")))?;
+            let role =
+                Role::parse(&role).ok_or_else(|| other(format!("role '{role}': use member, reader or admin")))?;
             let id = storage
                 .create_account(NewAccount {
                     organisation_id: org,
@@ -66,12 +67,19 @@ pub async fn account(storage: &SharedStorage, action: AccountAction) -> Result<(
             println!("created account '{username}' (id {id})\nAPI key (shown once): {key}");
         }
         AccountAction::RotateKey { username, keep_old, expires_in_days } => {
-            let account = storage.account_by_username(&username).await?.ok_or_else(|| other(format!("no account '{username}'")))?;
-            let (_, key) = crate::directory::issue_api_key(storage, account.id, Some("cli"), expires_in_days, !keep_old).await?;
+            let account = storage
+                .account_by_username(&username)
+                .await?
+                .ok_or_else(|| other(format!("no account '{username}'")))?;
+            let (_, key) =
+                crate::directory::issue_api_key(storage, account.id, Some("cli"), expires_in_days, !keep_old).await?;
             println!("new API key for '{username}' (shown once): {key}");
         }
         AccountAction::Disable { username } => {
-            let account = storage.account_by_username(&username).await?.ok_or_else(|| other(format!("no account '{username}'")))?;
+            let account = storage
+                .account_by_username(&username)
+                .await?
+                .ok_or_else(|| other(format!("no account '{username}'")))?;
             storage.update_account(account.id, AccountUpdate { disabled: Some(true), ..Default::default() }).await?;
             println!("disabled account '{username}'");
         }

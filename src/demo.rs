@@ -34,7 +34,9 @@ pub fn prepare(data_dir: &Path) -> Result<(ProvisionFile, Vec<DemoAccount>), Pro
     let file = ProvisionFile::parse(DEMO_PROVISION)?;
     let path = credentials_path(data_dir);
     let saved: Vec<DemoAccount> = match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| ProvisionError::File(format!("{}: {e}", path.display())))?,
+        Ok(text) => {
+            serde_json::from_str(&text).map_err(|e| ProvisionError::File(format!("{}: {e}", path.display())))?
+        }
         Err(_) => Vec::new(),
     };
     let accounts: Vec<DemoAccount> = file
@@ -42,7 +44,11 @@ pub fn prepare(data_dir: &Path) -> Result<(ProvisionFile, Vec<DemoAccount>), Pro
         .iter()
         .map(|a| DemoAccount {
             username: a.username.clone(),
-            password: saved.iter().find(|s| s.username == a.username).map(|s| s.password.clone()).unwrap_or_else(random_password),
+            password: saved
+                .iter()
+                .find(|s| s.username == a.username)
+                .map(|s| s.password.clone())
+                .unwrap_or_else(random_password),
             organisation: a.organisation.clone(),
             role: a.role.clone(),
             redistributes: a.redistributes,
@@ -57,7 +63,10 @@ pub fn prepare(data_dir: &Path) -> Result<(ProvisionFile, Vec<DemoAccount>), Pro
 pub fn banner(base: &str, api_root: &str, ca: &Path, accounts: &[DemoAccount]) -> String {
     let mut s = String::new();
     s.push_str("\ntaxii-hub demo is running\n\n");
-    s.push_str(&format!("  Discovery:  {base}/taxii2/\n  API root:   {base}/{api_root}/\n  CA cert:    {}\n\n", ca.display()));
+    s.push_str(&format!(
+        "  Discovery:  {base}/taxii2/\n  API root:   {base}/{api_root}/\n  CA cert:    {}\n\n",
+        ca.display()
+    ));
     s.push_str("  Accounts (username, password, organisation, role):\n");
     for a in accounts {
         let note = if a.redistributes { "  (redistributing feed: never receives AMBER+STRICT or RED)" } else { "" };

@@ -98,7 +98,9 @@ fn main() -> std::process::ExitCode {
         }
         Command::HashPassword => hash_password(),
         Command::Backup { path, config } => backup(config, path),
-        Command::SelfSigned { dir } => tls::ensure_self_signed(&dir).map(|ca| println!("CA certificate: {}", ca.display())).map_err(AppError::from),
+        Command::SelfSigned { dir } => {
+            tls::ensure_self_signed(&dir).map(|ca| println!("CA certificate: {}", ca.display())).map_err(AppError::from)
+        }
         Command::Migrate { from, to, postgres_schema } => migrate(&from, &to, postgres_schema),
     };
     match result {
@@ -161,7 +163,10 @@ fn run_demo(data_dir: PathBuf, listen: String) -> Result<(), AppError> {
         let listener = app::bind(&config)?;
         let base = format!("https://{}", listener.local_addr()?);
         // A closed stdout (piped into something that went away) must not stop the hub.
-        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), demo::banner(&base, &root, &ca, &accounts).as_bytes());
+        let _ = std::io::Write::write_all(
+            &mut std::io::stdout().lock(),
+            demo::banner(&base, &root, &ca, &accounts).as_bytes(),
+        );
         app::serve(Arc::new(config), storage, listener).await
     })
 }
@@ -169,7 +174,8 @@ fn run_demo(data_dir: PathBuf, listen: String) -> Result<(), AppError> {
 fn hash_password() -> Result<(), AppError> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    let hash = taxii_hub::domain::credentials::hash_password(line.trim_end_matches(['\r', '\n'])).map_err(cli::other)?;
+    let hash =
+        taxii_hub::domain::credentials::hash_password(line.trim_end_matches(['\r', '\n'])).map_err(cli::other)?;
     println!("{hash}");
     Ok(())
 }

@@ -14,7 +14,8 @@ use serde::Deserialize;
 
 use crate::domain::credentials::{hash_password, verify_password};
 use crate::domain::model::{
-    AccountUpdate, CollectionUpdate, CustomContent, Membership, NewAccount, NewCollection, NewOrganisation, OrganisationKind, OrganisationUpdate, Role,
+    AccountUpdate, CollectionUpdate, CustomContent, Membership, NewAccount, NewCollection, NewOrganisation,
+    OrganisationKind, OrganisationUpdate, Role,
 };
 use crate::domain::tlp::Tlp;
 use crate::storage::{SharedStorage, StorageError};
@@ -106,7 +107,8 @@ impl ProvisionFile {
     }
 
     pub fn load(path: &Path) -> Result<ProvisionFile, ProvisionError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ProvisionError::File(format!("{}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ProvisionError::File(format!("{}: {e}", path.display())))?;
         Self::parse(&text)
     }
 }
@@ -119,21 +121,31 @@ enum Secret {
 }
 
 fn secret_of(a: &AccountSpec, env: &dyn Fn(&str) -> Option<String>) -> Result<Secret, ProvisionError> {
-    let given = [a.password_env.is_some(), a.password_file.is_some(), a.password_hash.is_some()].iter().filter(|x| **x).count();
+    let given =
+        [a.password_env.is_some(), a.password_file.is_some(), a.password_hash.is_some()].iter().filter(|x| **x).count();
     if given > 1 {
-        return Err(ProvisionError::Invalid(format!("account '{}': give at most one of password_env, password_file, password_hash", a.username)));
+        return Err(ProvisionError::Invalid(format!(
+            "account '{}': give at most one of password_env, password_file, password_hash",
+            a.username
+        )));
     }
     if let Some(var) = &a.password_env {
-        let v = env(var).ok_or_else(|| ProvisionError::Invalid(format!("account '{}': environment variable {var} is not set", a.username)))?;
+        let v = env(var).ok_or_else(|| {
+            ProvisionError::Invalid(format!("account '{}': environment variable {var} is not set", a.username))
+        })?;
         return Ok(Secret::Plain(v));
     }
     if let Some(file) = &a.password_file {
-        let v = std::fs::read_to_string(file).map_err(|e| ProvisionError::Invalid(format!("account '{}': {file}: {e}", a.username)))?;
+        let v = std::fs::read_to_string(file)
+            .map_err(|e| ProvisionError::Invalid(format!("account '{}': {file}: {e}", a.username)))?;
         return Ok(Secret::Plain(v.trim_end_matches(['\n', '\r']).to_string()));
     }
     if let Some(h) = &a.password_hash {
         if !h.starts_with("$argon2") {
-            return Err(ProvisionError::Invalid(format!("account '{}': password_hash must be an argon2 hash", a.username)));
+            return Err(ProvisionError::Invalid(format!(
+                "account '{}': password_hash must be an argon2 hash",
+                a.username
+            )));
         }
         return Ok(Secret::Hash(h.clone()));
     }
@@ -141,13 +153,18 @@ fn secret_of(a: &AccountSpec, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
 }
 
 fn access(s: &str, group: &str) -> Result<Membership, ProvisionError> {
-    Membership::parse(s)
-        .ok_or_else(|| ProvisionError::Invalid(format!("trust group '{group}': access '{s}': use read, write or read-write")))
+    Membership::parse(s).ok_or_else(|| {
+        ProvisionError::Invalid(format!("trust group '{group}': access '{s}': use read, write or read-write"))
+    })
 }
 
 /// Applies the file, reading `password_env` secrets from the process environment; returns a line
 /// per change made (empty when the directory already matched).
-pub async fn apply(storage: &SharedStorage, file: &ProvisionFile, api_roots: &[String]) -> Result<Vec<String>, ProvisionError> {
+pub async fn apply(
+    storage: &SharedStorage,
+    file: &ProvisionFile,
+    api_roots: &[String],
+) -> Result<Vec<String>, ProvisionError> {
     apply_with_env(storage, file, api_roots, &|name| std::env::var(name).ok()).await
 }
 
@@ -199,16 +216,22 @@ pub async fn apply_with_env(
     let existing_groups = storage.trust_groups().await?;
     let mut group_ids: BTreeMap<String, i64> = existing_groups.iter().map(|g| (g.name.clone(), g.id)).collect();
     for spec in &file.trust_groups {
-        let wanted: BTreeMap<i64, Membership> =
-            spec.members.iter().map(|m| Ok((org(&m.organisation)?, access(&m.access, &spec.name)?))).collect::<Result<_, ProvisionError>>()?;
+        let wanted: BTreeMap<i64, Membership> = spec
+            .members
+            .iter()
+            .map(|m| Ok((org(&m.organisation)?, access(&m.access, &spec.name)?)))
+            .collect::<Result<_, ProvisionError>>()?;
         let (id, current) = match existing_groups.iter().find(|g| g.name == spec.name) {
             Some(g) => {
                 if g.description != spec.description {
                     storage.update_trust_group(g.id, None, Some(spec.description.clone())).await?;
                     changes.push(format!("updated trust group '{}'", spec.name));
                 }
-                let current: BTreeMap<i64, Membership> =
-                    g.members.iter().map(|m| (m.organisation_id, Membership { can_read: m.can_read, can_write: m.can_write })).collect();
+                let current: BTreeMap<i64, Membership> = g
+                    .members
+                    .iter()
+                    .map(|m| (m.organisation_id, Membership { can_read: m.can_read, can_write: m.can_write }))
+                    .collect();
                 (g.id, current)
             }
             None => {
@@ -232,18 +255,23 @@ pub async fn apply_with_env(
 
     for spec in &file.collections {
         if !api_roots.contains(&spec.api_root) {
-            return Err(ProvisionError::Invalid(format!("collection '{}': no API root '{}' is configured", spec.alias, spec.api_root)));
+            return Err(ProvisionError::Invalid(format!(
+                "collection '{}': no API root '{}' is configured",
+                spec.alias, spec.api_root
+            )));
         }
-        let group = *group_ids
-            .get(&spec.trust_group)
-            .ok_or_else(|| ProvisionError::Invalid(format!("collection '{}': unknown trust group '{}'", spec.alias, spec.trust_group)))?;
+        let group = *group_ids.get(&spec.trust_group).ok_or_else(|| {
+            ProvisionError::Invalid(format!("collection '{}': unknown trust group '{}'", spec.alias, spec.trust_group))
+        })?;
         let tlp = match &spec.default_tlp {
             None => Tlp::Amber,
-            Some(t) => Tlp::parse(t).ok_or_else(|| ProvisionError::Invalid(format!("collection '{}': default_tlp '{t}'", spec.alias)))?,
+            Some(t) => Tlp::parse(t)
+                .ok_or_else(|| ProvisionError::Invalid(format!("collection '{}': default_tlp '{t}'", spec.alias)))?,
         };
         let custom = match &spec.custom_content {
             None => CustomContent::Allow,
-            Some(c) => CustomContent::parse(c).ok_or_else(|| ProvisionError::Invalid(format!("collection '{}': custom_content '{c}'", spec.alias)))?,
+            Some(c) => CustomContent::parse(c)
+                .ok_or_else(|| ProvisionError::Invalid(format!("collection '{}': custom_content '{c}'", spec.alias)))?,
         };
         let existing = match &spec.id {
             Some(id) => storage.collection_by_id(id).await?,
@@ -294,7 +322,8 @@ pub async fn apply_with_env(
     for (spec, secret) in file.accounts.iter().zip(secrets) {
         listed.insert(spec.username.clone());
         let org_id = org(&spec.organisation)?;
-        let role = Role::parse(&spec.role).ok_or_else(|| ProvisionError::Invalid(format!("account '{}': role '{}'", spec.username, spec.role)))?;
+        let role = Role::parse(&spec.role)
+            .ok_or_else(|| ProvisionError::Invalid(format!("account '{}': role '{}'", spec.username, spec.role)))?;
         let fingerprint = spec.cert_fingerprint.as_ref().map(|f| f.to_ascii_lowercase());
         match storage.account_by_username(&spec.username).await? {
             None => {

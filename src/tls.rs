@@ -5,7 +5,10 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +31,8 @@ pub fn generate_self_signed(hosts: &[&str]) -> Result<SelfSigned, TlsError> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca_params.distinguished_name.push(DnType::CommonName, "taxii-hub local CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(err)?).map_err(err)?;
 
     let names: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
@@ -38,11 +42,7 @@ pub fn generate_self_signed(hosts: &[&str]) -> Result<SelfSigned, TlsError> {
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let key = KeyPair::generate().map_err(err)?;
     let cert = params.signed_by(&key, &ca).map_err(err)?;
-    Ok(SelfSigned {
-        ca_pem: ca.pem(),
-        chain_pem: format!("{}{}", cert.pem(), ca.pem()),
-        key_pem: key.serialize_pem(),
-    })
+    Ok(SelfSigned { ca_pem: ca.pem(), chain_pem: format!("{}{}", cert.pem(), ca.pem()), key_pem: key.serialize_pem() })
 }
 
 /// Writes `ca.pem`, `server.pem` and `server.key` into `dir` unless they already exist.
@@ -123,7 +123,11 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerCo
     server_config_with_clients(cert_pem, key_pem, &ClientAuth::default())
 }
 
-pub fn server_config_with_clients(cert_pem: &[u8], key_pem: &[u8], client: &ClientAuth) -> Result<rustls::ServerConfig, TlsError> {
+pub fn server_config_with_clients(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    client: &ClientAuth,
+) -> Result<rustls::ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -137,7 +141,8 @@ pub fn server_config_with_clients(cert_pem: &[u8], key_pem: &[u8], client: &Clie
             }
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = if client.required { verifier } else { verifier.allow_unauthenticated() };
-            builder.with_client_cert_verifier(verifier.build().map_err(|e| TlsError::Invalid(format!("client CA: {e}")))?)
+            builder
+                .with_client_cert_verifier(verifier.build().map_err(|e| TlsError::Invalid(format!("client CA: {e}")))?)
         }
     };
     builder
@@ -151,7 +156,11 @@ pub fn certificate_subject(der: &[u8]) -> Option<String> {
 }
 
 /// A client certificate signed by `ca`'s key, for tests and for operators who run their own CA.
-pub fn client_certificate(common_name: &str, organisation: &str, ca: &CertifiedIssuer<'_, KeyPair>) -> Result<(String, String), TlsError> {
+pub fn client_certificate(
+    common_name: &str,
+    organisation: &str,
+    ca: &CertifiedIssuer<'_, KeyPair>,
+) -> Result<(String, String), TlsError> {
     let err = |e: rcgen::Error| TlsError::Invalid(e.to_string());
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     params.distinguished_name.push(DnType::CommonName, common_name);

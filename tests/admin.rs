@@ -47,16 +47,29 @@ async fn json_of_root(hub: &TestHub) -> (u16, Value) {
 #[tokio::test]
 async fn organisations_groups_collections_and_accounts_life_cycle() {
     let hub = hub_with_admin().await;
-    let (code, org) = call(&hub, Method::POST, "/admin/organisations/", Some(json!({"name": "Banco Novo", "kind": "partner", "sector": "financial-services"}))).await;
+    let (code, org) = call(
+        &hub,
+        Method::POST,
+        "/admin/organisations/",
+        Some(json!({"name": "Banco Novo", "kind": "partner", "sector": "financial-services"})),
+    )
+    .await;
     assert_eq!(code, 201, "{org}");
     let org_id = org["id"].as_i64().unwrap();
     assert!(org["identity_id"].as_str().unwrap().starts_with("identity--"));
     let (code, _) = call(&hub, Method::POST, "/admin/organisations/", Some(json!({"name": "Banco Novo"}))).await;
     assert_eq!(code, 409, "names are unique");
-    let (code, _) = call(&hub, Method::POST, "/admin/organisations/", Some(json!({"name": "X", "kind": "pirate"}))).await;
+    let (code, _) =
+        call(&hub, Method::POST, "/admin/organisations/", Some(json!({"name": "X", "kind": "pirate"}))).await;
     assert_eq!(code, 400);
 
-    let (code, group) = call(&hub, Method::POST, "/admin/trust-groups/", Some(json!({"name": "Banks", "members": [{"organisation_id": org_id, "access": "read-write"}]}))).await;
+    let (code, group) = call(
+        &hub,
+        Method::POST,
+        "/admin/trust-groups/",
+        Some(json!({"name": "Banks", "members": [{"organisation_id": org_id, "access": "read-write"}]})),
+    )
+    .await;
     assert_eq!(code, 201, "{group}");
     let group_id = group["id"].as_i64().unwrap();
     assert_eq!(group["members"][0]["access"], "read-write");
@@ -64,10 +77,22 @@ async fn organisations_groups_collections_and_accounts_life_cycle() {
     assert_eq!(code, 201, "{coll}");
     assert_eq!(coll["default_tlp"], "green");
     let coll_id = coll["id"].as_str().unwrap().to_string();
-    let (code, _) = call(&hub, Method::POST, "/admin/collections/", Some(json!({"api_root": "nope", "title": "x", "trust_group_id": group_id}))).await;
+    let (code, _) = call(
+        &hub,
+        Method::POST,
+        "/admin/collections/",
+        Some(json!({"api_root": "nope", "title": "x", "trust_group_id": group_id})),
+    )
+    .await;
     assert_eq!(code, 400);
 
-    let (code, created) = call(&hub, Method::POST, "/admin/accounts/", Some(json!({"username": "novo-soc", "organisation_id": org_id, "role": "member"}))).await;
+    let (code, created) = call(
+        &hub,
+        Method::POST,
+        "/admin/accounts/",
+        Some(json!({"username": "novo-soc", "organisation_id": org_id, "role": "member"})),
+    )
+    .await;
     assert_eq!(code, 201);
     let key = created["api_key"].as_str().unwrap().to_string();
     let account_id = created["account"]["id"].as_i64().unwrap();
@@ -77,12 +102,19 @@ async fn organisations_groups_collections_and_accounts_life_cycle() {
     assert_eq!(cols["collections"][0]["can_write"], true);
 
     // Membership removed: access gone at once.
-    let (code, _) = call(&hub, Method::DELETE, &format!("/admin/trust-groups/{group_id}/members/{org_id}/"), None).await;
+    let (code, _) =
+        call(&hub, Method::DELETE, &format!("/admin/trust-groups/{group_id}/members/{org_id}/"), None).await;
     assert_eq!(code, 204);
     let (_, _, cols) = json_of(client("/hub/collections/").send().await.unwrap()).await;
     assert_eq!(cols, json!({}));
     assert_taxii_error(client(&format!("/hub/collections/{coll_id}/objects/")).send().await.unwrap(), 404).await;
-    let (code, _) = call(&hub, Method::PUT, &format!("/admin/trust-groups/{group_id}/members/{org_id}/"), Some(json!({"access": "read"}))).await;
+    let (code, _) = call(
+        &hub,
+        Method::PUT,
+        &format!("/admin/trust-groups/{group_id}/members/{org_id}/"),
+        Some(json!({"access": "read"})),
+    )
+    .await;
     assert_eq!(code, 204);
     let (_, _, cols) = json_of(client("/hub/collections/").send().await.unwrap()).await;
     assert_eq!(cols["collections"][0]["can_write"], false);
@@ -92,7 +124,13 @@ async fn organisations_groups_collections_and_accounts_life_cycle() {
     assert_eq!(code, 409);
     let (code, _) = call(&hub, Method::DELETE, &format!("/admin/trust-groups/{group_id}/"), None).await;
     assert_eq!(code, 409);
-    let (code, patched) = call(&hub, Method::PATCH, &format!("/admin/collections/{coll_id}/"), Some(json!({"title": "Bank indicators", "default_tlp": "amber+strict"}))).await;
+    let (code, patched) = call(
+        &hub,
+        Method::PATCH,
+        &format!("/admin/collections/{coll_id}/"),
+        Some(json!({"title": "Bank indicators", "default_tlp": "amber+strict"})),
+    )
+    .await;
     assert_eq!(code, 200);
     assert_eq!(patched["default_tlp"], "amber+strict");
     let (code, _) = call(&hub, Method::DELETE, &format!("/admin/collections/{coll_id}/"), None).await;
@@ -115,12 +153,25 @@ async fn the_audit_log_answers_who_received_an_object_and_records_admin_changes(
     hub.add("alpha", "shared", &[x, indicator(43, "2024-01-01T00:00:00.000Z")]).await;
     // beta pulls the collection; cert reads X by id; gamma (no access) tries.
     assert_eq!(hub.get("beta", &hub.collection_url("shared", "objects/")).send().await.unwrap().status(), 200);
-    assert_eq!(hub.get("cert", &hub.collection_url("shared", &format!("objects/{x_id}/"))).send().await.unwrap().status(), 200);
+    assert_eq!(
+        hub.get("cert", &hub.collection_url("shared", &format!("objects/{x_id}/"))).send().await.unwrap().status(),
+        200
+    );
     assert_eq!(hub.get("gamma", &hub.collection_url("shared", "objects/")).send().await.unwrap().status(), 404);
     // A pull that returned only other objects does not count.
-    let only_43 = format!("{}?match[id]={}", hub.collection_url("shared", "objects/"), indicator(43, "x")["id"].as_str().unwrap());
+    let only_43 = format!(
+        "{}?match[id]={}",
+        hub.collection_url("shared", "objects/"),
+        indicator(43, "x")["id"].as_str().unwrap()
+    );
     assert_eq!(hub.get("cert", &only_43).send().await.unwrap().status(), 200);
-    let (code, _) = call(&hub, Method::PATCH, &format!("/admin/organisations/{}/", hub.storage.organisation_by_name("gamma").await.unwrap().unwrap()), Some(json!({"sector": "health"}))).await;
+    let (code, _) = call(
+        &hub,
+        Method::PATCH,
+        &format!("/admin/organisations/{}/", hub.storage.organisation_by_name("gamma").await.unwrap().unwrap()),
+        Some(json!({"sector": "health"})),
+    )
+    .await;
     assert_eq!(code, 200);
 
     // The audit writer batches; wait until the records are in.
@@ -134,12 +185,21 @@ async fn the_audit_log_answers_who_received_an_object_and_records_admin_changes(
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let who: Vec<(&str, &str)> = entries.as_array().unwrap().iter().map(|e| (e["username"].as_str().unwrap(), e["method"].as_str().unwrap())).collect();
+    let who: Vec<(&str, &str)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["username"].as_str().unwrap(), e["method"].as_str().unwrap()))
+        .collect();
     assert!(who.contains(&("alpha", "POST")), "{who:?}");
     assert!(who.contains(&("beta", "GET")), "{who:?}");
     assert!(who.contains(&("cert", "GET")), "{who:?}");
     assert!(!who.iter().any(|(u, _)| *u == "gamma"), "{who:?}");
-    assert_eq!(who.iter().filter(|(u, _)| *u == "cert").count(), 1, "the match[id] pull of another object is not a delivery of X: {who:?}");
+    assert_eq!(
+        who.iter().filter(|(u, _)| *u == "cert").count(),
+        1,
+        "the match[id] pull of another object is not a delivery of X: {who:?}"
+    );
     let beta = entries.as_array().unwrap().iter().find(|e| e["username"] == "beta").unwrap();
     assert_eq!(beta["object_count"], 2);
     assert!(beta["date_added_first"].is_string());
@@ -148,7 +208,8 @@ async fn the_audit_log_answers_who_received_an_object_and_records_admin_changes(
     let mut details: Vec<String> = Vec::new();
     for _ in 0..50 {
         let (_, body) = call(&hub, Method::GET, "/admin/audit/?limit=1000", None).await;
-        details = body["entries"].as_array().unwrap().iter().filter_map(|e| e["detail"].as_str().map(String::from)).collect();
+        details =
+            body["entries"].as_array().unwrap().iter().filter_map(|e| e["detail"].as_str().map(String::from)).collect();
         if details.iter().any(|d| d.contains("updated organisation")) {
             break;
         }

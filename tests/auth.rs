@@ -47,7 +47,8 @@ async fn api_keys_work_as_basic_passwords_and_can_be_revoked_or_expire() {
     let (id, key) = create_account(&hub, "scripted", org).await;
     assert!(key.starts_with("thk_"));
     let url = hub.url("/hub/collections/");
-    let with = |user: &str, secret: &str| hub.client.get(&url).basic_auth(user, Some(secret)).header("Accept", TAXII).send();
+    let with =
+        |user: &str, secret: &str| hub.client.get(&url).basic_auth(user, Some(secret)).header("Accept", TAXII).send();
     assert_eq!(with("scripted", &key).await.unwrap().status(), 200);
     assert_eq!(with("", &key).await.unwrap().status(), 200, "the key alone identifies the account");
     assert_taxii_error(with("alpha", &key).await.unwrap(), 401).await;
@@ -56,7 +57,12 @@ async fn api_keys_work_as_basic_passwords_and_can_be_revoked_or_expire() {
     assert_taxii_error(with("scripted", &wrong).await.unwrap(), 401).await;
 
     // Rotation: a new key, the old one revoked.
-    let r = hub.as_user(Method::POST, "root", &hub.url(&format!("/admin/accounts/{id}/keys/"))).json(&json!({"revoke_others": true})).send().await.unwrap();
+    let r = hub
+        .as_user(Method::POST, "root", &hub.url(&format!("/admin/accounts/{id}/keys/")))
+        .json(&json!({"revoke_others": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let new_key = r.json::<Value>().await.unwrap()["api_key"].as_str().unwrap().to_string();
     assert_taxii_error(with("scripted", &key).await.unwrap(), 401).await;
@@ -64,11 +70,15 @@ async fn api_keys_work_as_basic_passwords_and_can_be_revoked_or_expire() {
 
     // Expired keys stop working.
     let k = taxii_hub::domain::credentials::new_api_key();
-    hub.storage.create_api_key(id, &k.prefix, k.hash, None, Some(taxii_hub::domain::timestamp::now_micros() - 1)).await.unwrap();
+    hub.storage
+        .create_api_key(id, &k.prefix, k.hash, None, Some(taxii_hub::domain::timestamp::now_micros() - 1))
+        .await
+        .unwrap();
     assert_taxii_error(with("scripted", &k.key).await.unwrap(), 401).await;
 
     // Only the hash is stored.
-    let keys: Value = hub.get("root", &hub.url(&format!("/admin/accounts/{id}/keys/"))).send().await.unwrap().json().await.unwrap();
+    let keys: Value =
+        hub.get("root", &hub.url(&format!("/admin/accounts/{id}/keys/"))).send().await.unwrap().json().await.unwrap();
     assert!(!keys.to_string().contains(&new_key[new_key.len() - 20..]));
 }
 
@@ -108,12 +118,23 @@ async fn bearer_tokens_and_every_way_a_token_can_be_wrong() {
     let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), claims);
     assert_taxii_error(bearer(&none).await.unwrap(), 401).await;
     // Another key, and the right key with the wrong audience or an expired token.
-    let other = JwtKeys::from_pkcs8(&JwtKeys::generate_pkcs8().unwrap(), "taxii-hub", "taxii-hub", std::time::Duration::from_secs(60)).unwrap();
+    let other = JwtKeys::from_pkcs8(
+        &JwtKeys::generate_pkcs8().unwrap(),
+        "taxii-hub",
+        "taxii-hub",
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     let (foreign, _) = other.issue(1).unwrap();
     assert_taxii_error(bearer(&foreign).await.unwrap(), 401).await;
     let pkcs8 = hub.storage.shared_secret("token_ed25519_pkcs8", Vec::new).await.unwrap();
-    let wrong_aud = JwtKeys::from_pkcs8(&pkcs8, "taxii-hub", "someone-else", std::time::Duration::from_secs(60)).unwrap();
-    let account: i64 = serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap()["sub"].as_str().unwrap().parse().unwrap();
+    let wrong_aud =
+        JwtKeys::from_pkcs8(&pkcs8, "taxii-hub", "someone-else", std::time::Duration::from_secs(60)).unwrap();
+    let account: i64 = serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap()["sub"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_taxii_error(bearer(&wrong_aud.issue(account).unwrap().0).await.unwrap(), 401).await;
     let right = JwtKeys::from_pkcs8(&pkcs8, "taxii-hub", "taxii-hub", std::time::Duration::from_secs(60)).unwrap();
     assert_eq!(bearer(&right.issue(account).unwrap().0).await.unwrap().status(), 200, "same key, right claims");
@@ -140,7 +161,12 @@ async fn disabled_and_deleted_accounts_stop_at_once_for_every_method() {
     // Warm the password cache for a password account too.
     assert_eq!(hub.get("alpha", &url).send().await.unwrap().status(), 200);
 
-    let r = hub.as_user(Method::PATCH, "root", &hub.url(&format!("/admin/accounts/{id}/"))).json(&json!({"disabled": true})).send().await.unwrap();
+    let r = hub
+        .as_user(Method::PATCH, "root", &hub.url(&format!("/admin/accounts/{id}/")))
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_taxii_error(hub.client.get(&url).bearer_auth(&token).send().await.unwrap(), 401).await;
     assert_taxii_error(hub.client.get(&url).basic_auth("soon-gone", Some(&key)).send().await.unwrap(), 401).await;
@@ -190,7 +216,10 @@ async fn client_certificates_map_to_accounts() {
     let unknown = hub.client_with(Some(&format!("{stranger}{stranger_key}")));
     assert_taxii_error(unknown.get(hub.url("/hub/collections/")).send().await.unwrap(), 401).await;
     let rogue_client = hub.client_with(Some(&format!("{rogue}{rogue_key}")));
-    assert!(rogue_client.get(hub.url("/hub/collections/")).send().await.is_err(), "a certificate from an untrusted CA fails the handshake");
+    assert!(
+        rogue_client.get(hub.url("/hub/collections/")).send().await.is_err(),
+        "a certificate from an untrusted CA fails the handshake"
+    );
     // Without a certificate, other credentials still work.
     assert_eq!(hub.get("beta", &hub.url("/hub/collections/")).send().await.unwrap().status(), 200);
 }

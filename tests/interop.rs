@@ -37,7 +37,15 @@ async fn taxii2_client_full_session() {
     let python = python();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/taxii2client_session.py").to_string();
     let ca = hub.ca_path.display().to_string();
-    let args = vec![script, hub.base.clone(), "alpha".into(), hub.passwords["alpha"].clone(), ca, "beta".into(), hub.passwords["beta"].clone()];
+    let args = vec![
+        script,
+        hub.base.clone(),
+        "alpha".into(),
+        hub.passwords["alpha"].clone(),
+        ca,
+        "beta".into(),
+        hub.passwords["beta"].clone(),
+    ];
     let out = tokio::task::spawn_blocking(move || run_script(python, args)).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -58,7 +66,10 @@ async fn taxii2_client_sessions_per_demo_role() {
         .map(|a| serde_json::json!({ "username": a.username, "password": format!("{}-{}", a.username, uuid::Uuid::new_v4()) }))
         .collect();
     let env = |name: &str| {
-        creds.iter().find(|c| taxii_hub::demo::password_variable(c["username"].as_str().unwrap()) == name).map(|c| c["password"].as_str().unwrap().to_string())
+        creds
+            .iter()
+            .find(|c| taxii_hub::demo::password_variable(c["username"].as_str().unwrap()) == name)
+            .map(|c| c["password"].as_str().unwrap().to_string())
     };
     apply_with_env(&hub.storage, &plan, &["hub".to_string()], &env).await.unwrap();
     let creds_path = hub.dir.path().join("demo-credentials.json");

@@ -15,12 +15,19 @@ async fn sqlite_hub_moves_to_postgres_without_losing_anything() {
         return;
     };
     let mut hub = start_with(|c| {
-        c.storage.url = format!("sqlite://{}", std::env::temp_dir().join(format!("migrate-{}.db", uuid::Uuid::new_v4())).display());
+        c.storage.url =
+            format!("sqlite://{}", std::env::temp_dir().join(format!("migrate-{}.db", uuid::Uuid::new_v4())).display());
         c.storage.postgres_schema = None;
     })
     .await;
     assert_eq!(hub.backend(), "sqlite");
-    let alpha_identity = hub.storage.organisation(hub.storage.organisation_by_name("alpha").await.unwrap().unwrap()).await.unwrap().unwrap().identity_id;
+    let alpha_identity = hub
+        .storage
+        .organisation(hub.storage.organisation_by_name("alpha").await.unwrap().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .identity_id;
     let mut red = indicator(99, "2024-01-01T00:00:00.000Z");
     red["object_marking_refs"] = json!(["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"]);
     red["x_taxii_hub_recipients"] = json!([alpha_identity]);
@@ -35,7 +42,10 @@ async fn sqlite_hub_moves_to_postgres_without_losing_anything() {
     let (before_alpha, before_beta) = (manifest(&hub, "alpha").await, manifest(&hub, "beta").await);
     assert_eq!(before_alpha.as_array().unwrap().len(), 31);
     assert_eq!(before_beta.as_array().unwrap().len(), 30, "beta is not a RED recipient");
-    let (_, _, page1) = json_of(hub.get("beta", &format!("{}?limit=10", hub.collection_url("shared", "objects/"))).send().await.unwrap()).await;
+    let (_, _, page1) = json_of(
+        hub.get("beta", &format!("{}?limit=10", hub.collection_url("shared", "objects/"))).send().await.unwrap(),
+    )
+    .await;
     let next = page1["next"].as_str().unwrap().to_string();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await; // let the audit writer flush
 
@@ -84,9 +94,16 @@ async fn sqlite_hub_moves_to_postgres_without_losing_anything() {
     assert_eq!(hub.backend(), "postgres");
     assert_eq!(manifest(&hub, "alpha").await, before_alpha);
     assert_eq!(manifest(&hub, "beta").await, before_beta);
-    let (code, _, st) = json_of(hub.get("alpha", &hub.url(&format!("/hub/status/{status_id}/"))).send().await.unwrap()).await;
+    let (code, _, st) =
+        json_of(hub.get("alpha", &hub.url(&format!("/hub/status/{status_id}/"))).send().await.unwrap()).await;
     assert_eq!((code, st["success_count"].clone()), (200, json!(31)));
-    let (code, _, page2) = json_of(hub.get("beta", &format!("{}?limit=10&next={next}", hub.collection_url("shared", "objects/"))).send().await.unwrap()).await;
+    let (code, _, page2) = json_of(
+        hub.get("beta", &format!("{}?limit=10&next={next}", hub.collection_url("shared", "objects/")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(code, 200, "{page2}");
     assert_eq!(ids_of(&page2), ids_of(&json!({ "objects": objects[10..20] })));
     // New objects continue after the migrated ones.

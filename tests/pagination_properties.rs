@@ -42,7 +42,11 @@ struct Case {
 }
 
 fn type_of(n: u64) -> &'static str {
-    if n % 3 == 0 { "malware" } else { "indicator" }
+    if n % 3 == 0 {
+        "malware"
+    } else {
+        "indicator"
+    }
 }
 
 fn object(n: u64, stamp: usize) -> Value {
@@ -77,7 +81,14 @@ fn case() -> impl Strategy<Value = Case> {
         proptest::option::of(0usize..25),
         1usize..9,
     )
-        .prop_map(|(posts, envelopes, types, versions, added_after, limit)| Case { posts, envelopes, types, versions, added_after, limit })
+        .prop_map(|(posts, envelopes, types, versions, added_after, limit)| Case {
+            posts,
+            envelopes,
+            types,
+            versions,
+            added_after,
+            limit,
+        })
 }
 
 /// The model: which (id, version) pairs a request selects, in date_added order.
@@ -89,8 +100,18 @@ fn expected(stored: &[(String, String, String)], case: &Case, added_after: Optio
     let selected = |id: &str, version: &str| -> bool {
         let vs = &by_id[id];
         // Stamps sort lexicographically in time order here (same length, same zone).
-        let first = vs.iter().min_by_key(|v| taxii_hub::domain::timestamp::parse(v, taxii_hub::domain::timestamp::Zone::UtcOnly).unwrap()).unwrap();
-        let last = vs.iter().max_by_key(|v| taxii_hub::domain::timestamp::parse(v, taxii_hub::domain::timestamp::Zone::UtcOnly).unwrap()).unwrap();
+        let first = vs
+            .iter()
+            .min_by_key(|v| {
+                taxii_hub::domain::timestamp::parse(v, taxii_hub::domain::timestamp::Zone::UtcOnly).unwrap()
+            })
+            .unwrap();
+        let last = vs
+            .iter()
+            .max_by_key(|v| {
+                taxii_hub::domain::timestamp::parse(v, taxii_hub::domain::timestamp::Zone::UtcOnly).unwrap()
+            })
+            .unwrap();
         match &case.versions {
             Versions::Last => version == *last,
             Versions::First => version == *first,
@@ -136,21 +157,46 @@ async fn run_case(hub: &TestHub, case: &Case, n: usize) -> Result<(), TestCaseEr
     let group = 1; // trust group G1 of the fixture
     let collection = hub
         .storage
-        .create_collection(NewCollection { api_root: ROOT.into(), id: None, alias: Some(alias.clone()), title: alias.clone(), description: None, trust_group_id: group, default_tlp: taxii_hub::domain::tlp::Tlp::Amber, custom_content: Default::default() })
+        .create_collection(NewCollection {
+            api_root: ROOT.into(),
+            id: None,
+            alias: Some(alias.clone()),
+            title: alias.clone(),
+            description: None,
+            trust_group_id: group,
+            default_tlp: taxii_hub::domain::tlp::Tlp::Amber,
+            custom_content: Default::default(),
+        })
         .await
         .unwrap();
     let objects: Vec<Value> = case.posts.iter().map(|(n, s)| object(*n, *s)).collect();
     let per = objects.len().div_ceil(case.envelopes);
     for chunk in objects.chunks(per) {
         let url = hub.url(&format!("/{ROOT}/collections/{}/objects/", collection.id));
-        let resp = hub.as_user(reqwest::Method::POST, "alpha", &url).header("Content-Type", TAXII).body(json!({"objects": chunk}).to_string()).send().await.unwrap();
+        let resp = hub
+            .as_user(reqwest::Method::POST, "alpha", &url)
+            .header("Content-Type", TAXII)
+            .body(json!({"objects": chunk}).to_string())
+            .send()
+            .await
+            .unwrap();
         prop_assert_eq!(resp.status().as_u16(), 202);
     }
     // What is stored: every distinct (id, version), first posting wins, in date_added order.
-    let manifest_url = hub.url(&format!("/{ROOT}/collections/{}/manifest/?match[version]=all&limit=100", collection.id));
+    let manifest_url =
+        hub.url(&format!("/{ROOT}/collections/{}/manifest/?match[version]=all&limit=100", collection.id));
     let (_, _, manifest) = json_of(hub.get("beta", &manifest_url).send().await.unwrap()).await;
-    let stored: Vec<(String, String, String)> = manifest["objects"].as_array().unwrap().iter()
-        .map(|r| (r["id"].as_str().unwrap().to_string(), r["version"].as_str().unwrap().to_string(), r["date_added"].as_str().unwrap().to_string()))
+    let stored: Vec<(String, String, String)> = manifest["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["version"].as_str().unwrap().to_string(),
+                r["date_added"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let mut distinct: Vec<(String, String)> = Vec::new();
     for (n, s) in &case.posts {

@@ -22,7 +22,12 @@ impl Env {
     }
 }
 
-async fn apply(storage: &taxii_hub::storage::SharedStorage, file: &ProvisionFile, roots: &[String], env: &Env) -> Result<Vec<String>, taxii_hub::provision::ProvisionError> {
+async fn apply(
+    storage: &taxii_hub::storage::SharedStorage,
+    file: &ProvisionFile,
+    roots: &[String],
+    env: &Env,
+) -> Result<Vec<String>, taxii_hub::provision::ProvisionError> {
     let lookup = |k: &str| env.0.lock().unwrap().get(k).cloned();
     apply_with_env(storage, file, roots, &lookup).await
 }
@@ -56,7 +61,8 @@ default_tlp = "green"
     .unwrap()
 }
 
-const BOTH: &str = r#"{ organisation = "Bank One", access = "read-write" }, { organisation = "Bank Two", access = "read" }"#;
+const BOTH: &str =
+    r#"{ organisation = "Bank One", access = "read-write" }, { organisation = "Bank Two", access = "read" }"#;
 const ONE: &str = r#"{ organisation = "Bank One", access = "read-write" }"#;
 const ACCOUNTS: &str = r#"
 [[accounts]]
@@ -128,7 +134,10 @@ password_env = "PROVISION_TEST_SURELY_UNSET"
 "#;
     let err = apply(&hub.storage, &file(BOTH, missing_env), &roots, &env).await.unwrap_err();
     assert!(err.to_string().contains("PROVISION_TEST_SURELY_UNSET"), "{err}");
-    assert!(ProvisionFile::parse("[[accounts]]\nusername = \"x\"\npassword = \"plaintext\"\n").is_err(), "plaintext passwords are not a field");
+    assert!(
+        ProvisionFile::parse("[[accounts]]\nusername = \"x\"\npassword = \"plaintext\"\n").is_err(),
+        "plaintext passwords are not a field"
+    );
     let bad_group = file(r#"{ organisation = "Nobody", access = "read" }"#, "");
     assert!(apply(&hub.storage, &bad_group, &roots, &env).await.unwrap_err().to_string().contains("Nobody"));
 }
@@ -168,13 +177,17 @@ fn the_demo_command_starts_a_working_hub_and_reuses_its_data() {
     };
     let (mut child, banner) = run();
     assert!(banner.contains(&format!("https://127.0.0.1:{port}/taxii2/")), "{banner}");
-    let creds: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/demo-credentials.json")).unwrap()).unwrap();
+    let creds: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/demo-credentials.json")).unwrap()).unwrap();
     let banco = creds.iter().find(|a| a["username"] == "banco").unwrap()["password"].as_str().unwrap().to_string();
     assert!(banner.contains(&banco));
     let ca = std::fs::read(dir.path().join("data/tls/ca.pem")).unwrap();
     let client = reqwest::client_trusting(&ca);
     let get = |client: &reqwest::Client| {
-        let req = client.get(format!("https://127.0.0.1:{port}/hub/collections/")).basic_auth("banco", Some(&banco)).header("Accept", TAXII);
+        let req = client
+            .get(format!("https://127.0.0.1:{port}/hub/collections/"))
+            .basic_auth("banco", Some(&banco))
+            .header("Accept", TAXII);
         tokio::runtime::Runtime::new().unwrap().block_on(async move {
             let r = req.send().await.unwrap();
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
@@ -182,14 +195,20 @@ fn the_demo_command_starts_a_working_hub_and_reuses_its_data() {
     };
     let (code, cols) = get(&client);
     assert_eq!(code, 200);
-    let aliases: Vec<&str> = cols["collections"].as_array().unwrap().iter().map(|c| c["alias"].as_str().unwrap()).collect();
+    let aliases: Vec<&str> =
+        cols["collections"].as_array().unwrap().iter().map(|c| c["alias"].as_str().unwrap()).collect();
     assert_eq!(aliases, vec!["finance-ioc", "national-feed"]);
     child.kill().unwrap();
     child.wait().unwrap();
 
     let (mut again, banner2) = run();
-    assert!(banner2.contains("taxii-hub demo is running"), "second start: {banner2}\n{}", std::fs::read_to_string(dir.path().join("demo.log")).unwrap_or_default());
-    let creds2: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/demo-credentials.json")).unwrap()).unwrap();
+    assert!(
+        banner2.contains("taxii-hub demo is running"),
+        "second start: {banner2}\n{}",
+        std::fs::read_to_string(dir.path().join("demo.log")).unwrap_or_default()
+    );
+    let creds2: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/demo-credentials.json")).unwrap()).unwrap();
     assert_eq!(creds, creds2, "passwords are reused");
     // A new client: the old one's pooled connection went with the first process.
     assert_eq!(get(&reqwest::client_trusting(&ca)).0, 200);

@@ -15,7 +15,14 @@ const WRITERS: u64 = 8;
 const ENVELOPES: u64 = 12;
 const PER_ENVELOPE: u64 = 20;
 
-async fn poll_until_done(client: reqwest::Client, bases: Vec<String>, collection: String, user: String, password: String, done: Arc<AtomicBool>) -> Vec<String> {
+async fn poll_until_done(
+    client: reqwest::Client,
+    bases: Vec<String>,
+    collection: String,
+    user: String,
+    password: String,
+    done: Arc<AtomicBool>,
+) -> Vec<String> {
     let mut seen = Vec::new();
     let mut last: Option<String> = None;
     let mut turn = 0usize;
@@ -35,7 +42,8 @@ async fn poll_until_done(client: reqwest::Client, bases: Vec<String>, collection
             if let Some(n) = &next {
                 url.push_str(&format!("&next={n}"));
             }
-            let resp = client.get(&url).basic_auth(&user, Some(&password)).header("Accept", TAXII).send().await.unwrap();
+            let resp =
+                client.get(&url).basic_auth(&user, Some(&password)).header("Accept", TAXII).send().await.unwrap();
             let status = resp.status();
             let page: Value = resp.json().await.unwrap();
             assert_eq!(status, 200, "{url}: {page}");
@@ -84,10 +92,13 @@ async fn run_once(round: u64) {
     }
     let mut writers = Vec::new();
     for w in 0..WRITERS {
-        let (client, base, password, collection) = (hub.client.clone(), bases[(w % 2) as usize].clone(), hub.passwords["alpha"].clone(), collection.clone());
+        let (client, base, password, collection) =
+            (hub.client.clone(), bases[(w % 2) as usize].clone(), hub.passwords["alpha"].clone(), collection.clone());
         writers.push(tokio::spawn(async move {
             for e in 0..ENVELOPES {
-                let objects: Vec<Value> = (0..PER_ENVELOPE).map(|i| indicator(round * 1_000_000 + w * 10_000 + e * 100 + i, "2024-01-01T00:00:00.000Z")).collect();
+                let objects: Vec<Value> = (0..PER_ENVELOPE)
+                    .map(|i| indicator(round * 1_000_000 + w * 10_000 + e * 100 + i, "2024-01-01T00:00:00.000Z"))
+                    .collect();
                 let resp = client
                     .post(format!("{base}/hub/collections/{collection}/objects/"))
                     .basic_auth("alpha", Some(&password))
@@ -107,13 +118,22 @@ async fn run_once(round: u64) {
     done.store(true, Ordering::SeqCst);
     let expected: HashSet<String> = (0..WRITERS)
         .flat_map(|w| (0..ENVELOPES).flat_map(move |e| (0..PER_ENVELOPE).map(move |i| (w, e, i))))
-        .map(|(w, e, i)| indicator(round * 1_000_000 + w * 10_000 + e * 100 + i, "x")["id"].as_str().unwrap().to_string())
+        .map(|(w, e, i)| {
+            indicator(round * 1_000_000 + w * 10_000 + e * 100 + i, "x")["id"].as_str().unwrap().to_string()
+        })
         .collect();
     for (n, p) in pollers.into_iter().enumerate() {
         let seen = p.await.unwrap();
         let unique: HashSet<String> = seen.iter().cloned().collect();
         assert_eq!(unique.len(), seen.len(), "poller {n} saw an object twice ({})", hub.backend());
-        assert_eq!(unique, expected, "poller {n} missed objects ({}): {} of {}", hub.backend(), unique.len(), expected.len());
+        assert_eq!(
+            unique,
+            expected,
+            "poller {n} missed objects ({}): {} of {}",
+            hub.backend(),
+            unique.len(),
+            expected.len()
+        );
     }
     replica.stop();
 }

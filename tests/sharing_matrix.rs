@@ -42,13 +42,13 @@ const MARKINGS: &[(&str, &[&str], Option<&str>, bool)] = &[
 /// Who sees which marking. Columns follow MARKINGS.
 const MATRIX: &[(&str, [bool; 13])] = &[
     //                none  stmt  clear green amber strict red  w1    g1    a1    r1    g+s   g+RED
-    ("producer",     [true, true, true, true, true, true, true, true, true, true, true, true, true]),
-    ("reader",       [true, true, true, true, true, true, false, true, true, true, false, true, false]),
-    ("redistributor",[true, true, true, true, true, false, false, true, true, true, false, false, false]),
-    ("recipient",    [true, true, true, true, true, true, true, true, true, true, true, true, true]),
-    ("other-group",  [false; 13]),
-    ("no-group",     [false; 13]),
-    ("admin",        [false; 13]),
+    ("producer", [true, true, true, true, true, true, true, true, true, true, true, true, true]),
+    ("reader", [true, true, true, true, true, true, false, true, true, true, false, true, false]),
+    ("redistributor", [true, true, true, true, true, false, false, true, true, true, false, false, false]),
+    ("recipient", [true, true, true, true, true, true, true, true, true, true, true, true, true]),
+    ("other-group", [false; 13]),
+    ("no-group", [false; 13]),
+    ("admin", [false; 13]),
 ];
 
 fn object(n: usize, marking: &(&str, &[&str], Option<&str>, bool), recipient: &str) -> Value {
@@ -78,9 +78,11 @@ async fn observed(hub: &TestHub, user: &str) -> [BTreeSet<String>; 4] {
         async move { json_of(req.send().await.unwrap()).await }
     };
     let (code, _, objects) = list("objects/").await;
-    let from_list: BTreeSet<String> = if code == 200 { ids_of(&objects).into_iter().collect() } else { BTreeSet::new() };
+    let from_list: BTreeSet<String> =
+        if code == 200 { ids_of(&objects).into_iter().collect() } else { BTreeSet::new() };
     let (code, _, manifest) = list("manifest/").await;
-    let from_manifest: BTreeSet<String> = if code == 200 { ids_of(&manifest).into_iter().collect() } else { BTreeSet::new() };
+    let from_manifest: BTreeSet<String> =
+        if code == 200 { ids_of(&manifest).into_iter().collect() } else { BTreeSet::new() };
     let mut from_get = BTreeSet::new();
     let mut from_versions = BTreeSet::new();
     for n in 0..MARKINGS.len() {
@@ -93,13 +95,20 @@ async fn observed(hub: &TestHub, user: &str) -> [BTreeSet<String>; 4] {
             404 => {
                 let body: Value = r.json().await.unwrap();
                 // An invisible object answers exactly like one that never existed.
-                let absent = hub.get(user, &hub.collection_url("intel", "objects/indicator--ffffffff-0000-4000-8000-000000000000/")).send().await.unwrap();
+                let absent = hub
+                    .get(user, &hub.collection_url("intel", "objects/indicator--ffffffff-0000-4000-8000-000000000000/"))
+                    .send()
+                    .await
+                    .unwrap();
                 let absent: Value = absent.json().await.unwrap();
                 assert_eq!(body["title"], absent["title"]);
                 assert_eq!(body["http_status"], absent["http_status"]);
                 assert_eq!(
                     body["description"].as_str().unwrap().replace(&id, "X"),
-                    absent["description"].as_str().unwrap().replace("indicator--ffffffff-0000-4000-8000-000000000000", "X")
+                    absent["description"]
+                        .as_str()
+                        .unwrap()
+                        .replace("indicator--ffffffff-0000-4000-8000-000000000000", "X")
                 );
             }
             other => panic!("{user} GET {id}: unexpected {other}"),
@@ -148,7 +157,9 @@ async fn every_account_sees_exactly_what_its_column_says() {
             .map(|(n, _)| format!("indicator--{}", uuid_for(n as u64 + 1)))
             .collect();
         let [list, manifest, get, versions] = observed(&hub, user).await;
-        for (surface, seen) in [("objects", &list), ("manifest", &manifest), ("get object", &get), ("versions", &versions)] {
+        for (surface, seen) in
+            [("objects", &list), ("manifest", &manifest), ("get object", &get), ("versions", &versions)]
+        {
             let label = |ids: &BTreeSet<String>| -> Vec<&str> {
                 ids.iter().map(|id| MARKINGS[usize::from_str_radix(&id[id.len() - 12..], 16).unwrap() - 1].0).collect()
             };
@@ -180,11 +191,18 @@ async fn red_needs_member_recipients_and_versions_are_judged_on_their_own_markin
         o["x_taxii_hub_recipients"] = recipients;
         o
     };
-    let resp = hub.post_objects("p", "intel", &[red(1, json!([])), red(2, json!([outsider_identity])), red(3, json!([reader_identity]))]).await;
+    let resp = hub
+        .post_objects(
+            "p",
+            "intel",
+            &[red(1, json!([])), red(2, json!([outsider_identity])), red(3, json!([reader_identity]))],
+        )
+        .await;
     let (_, _, status) = json_of(resp).await;
     assert_eq!(status["success_count"], 1, "{status}");
     assert_eq!(status["failure_count"], 2);
-    let messages: Vec<&str> = status["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> =
+        status["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
     assert!(messages[0].contains("must name its recipient"), "{messages:?}");
     assert!(messages[1].contains("is not an organisation that may read"), "{messages:?}");
 
@@ -202,7 +220,9 @@ async fn red_needs_member_recipients_and_versions_are_judged_on_their_own_markin
     };
     assert_eq!(get("r").await["objects"][0]["modified"], "2024-01-01T00:00:00.000Z");
     assert_eq!(get("p").await["objects"][0]["modified"], "2024-02-01T00:00:00.000Z");
-    let (_, _, versions) = json_of(hub.get("r", &hub.collection_url("intel", &format!("objects/{id}/versions/"))).send().await.unwrap()).await;
+    let (_, _, versions) =
+        json_of(hub.get("r", &hub.collection_url("intel", &format!("objects/{id}/versions/"))).send().await.unwrap())
+            .await;
     assert_eq!(versions["versions"], json!(["2024-01-01T00:00:00.000Z"]));
 
     // Downgrade: v3 CLEAR becomes visible to the reader.

@@ -48,14 +48,28 @@ struct World {
 }
 
 fn world() -> impl Strategy<Value = World> {
-    let org = (0u8..4, any::<bool>(), any::<bool>()).prop_map(|(access, reader_role, redistributes)| Org { access, reader_role, redistributes });
-    (proptest::collection::vec(org, 2..5), proptest::collection::vec((0usize..5, 0u64..5, 0usize..3, 0usize..MARKS.len(), any::<u8>()), 1..16), 1usize..6)
+    let org = (0u8..4, any::<bool>(), any::<bool>()).prop_map(|(access, reader_role, redistributes)| Org {
+        access,
+        reader_role,
+        redistributes,
+    });
+    (
+        proptest::collection::vec(org, 2..5),
+        proptest::collection::vec((0usize..5, 0u64..5, 0usize..3, 0usize..MARKS.len(), any::<u8>()), 1..16),
+        1usize..6,
+    )
         .prop_map(|(mut orgs, posts, limit)| {
             // Organisation 0 can always post, so every world has some intelligence in it.
             orgs[0] = Org { access: 3, reader_role: false, redistributes: orgs[0].redistributes };
             let posts = posts
                 .into_iter()
-                .map(|(producer, object, version, mark, recipients)| Post { producer: producer % orgs.len(), object, version, mark, recipients })
+                .map(|(producer, object, version, mark, recipients)| Post {
+                    producer: producer % orgs.len(),
+                    object,
+                    version,
+                    mark,
+                    recipients,
+                })
                 .collect();
             World { orgs, posts, limit }
         })
@@ -107,7 +121,13 @@ fn stored(w: &World) -> Vec<(usize, Row)> {
         if red && (recipients.is_empty() || recipients.iter().any(|r| !can_read(&w.orgs[*r]))) {
             continue;
         }
-        let row = Row { producer: p.producer, id: format!("indicator--{}", uuid_for(p.object)), version: stamp(p.version), mark: p.mark, recipients: if red { recipients } else { vec![] } };
+        let row = Row {
+            producer: p.producer,
+            id: format!("indicator--{}", uuid_for(p.object)),
+            version: stamp(p.version),
+            mark: p.mark,
+            recipients: if red { recipients } else { vec![] },
+        };
         if rows.iter().any(|(_, r)| r.producer == row.producer && r.id == row.id && r.version == row.version) {
             continue;
         }
@@ -125,7 +145,8 @@ fn object_json(p: &Post, identities: &[String]) -> Value {
     if let Some(m) = MARKS[p.mark].1 {
         o["object_marking_refs"] = json!([m]);
     }
-    let recipients: Vec<&String> = identities.iter().enumerate().filter(|(i, _)| p.recipients & (1 << i) != 0).map(|(_, id)| id).collect();
+    let recipients: Vec<&String> =
+        identities.iter().enumerate().filter(|(i, _)| p.recipients & (1 << i) != 0).map(|(_, id)| id).collect();
     if !recipients.is_empty() {
         o["x_taxii_hub_recipients"] = json!(recipients);
     }
@@ -133,7 +154,13 @@ fn object_json(p: &Post, identities: &[String]) -> Value {
 }
 
 /// Pages of (id, version) with their `more` flags, following `next`.
-async fn pages(hub: &TestHub, user: &str, collection: &str, endpoint: &str, query: &str) -> Vec<(Vec<(String, String)>, bool, bool)> {
+async fn pages(
+    hub: &TestHub,
+    user: &str,
+    collection: &str,
+    endpoint: &str,
+    query: &str,
+) -> Vec<(Vec<(String, String)>, bool, bool)> {
     let base = hub.url(&format!("/{ROOT}/collections/{collection}/{endpoint}/"));
     let mut url = format!("{base}?{query}");
     let mut out = Vec::new();
@@ -206,7 +233,13 @@ async fn build(hub: &mut TestHub, w: &World, tag: &str, only: Option<&[usize]>) 
             .unwrap();
         // TAXII: no read and no write → 404 (as if absent); one of them → 403.
         let o = &w.orgs[p.producer];
-        let expect = if can_write(o) { 202 } else if can_read(o) { 403 } else { 404 };
+        let expect = if can_write(o) {
+            202
+        } else if can_read(o) {
+            403
+        } else {
+            404
+        };
         assert_eq!(resp.status().as_u16(), expect, "post by org{} {:?}", p.producer, w.orgs[p.producer]);
     }
     Built { collection, users }
@@ -228,7 +261,8 @@ async fn check(hub: &mut TestHub, w: &World, n: usize) -> Result<(), TestCaseErr
         let mine: Vec<&(usize, Row)> = rows.iter().filter(|(_, r)| visible(r, viewer, w)).collect();
         let all_versions: Vec<(String, String)> = mine.iter().map(|(_, r)| (r.id.clone(), r.version.clone())).collect();
         let q = format!("match[version]=all&limit={}", w.limit);
-        let got: Vec<(String, String)> = pages(hub, user, &full.collection, "objects", &q).await.into_iter().flat_map(|p| p.0).collect();
+        let got: Vec<(String, String)> =
+            pages(hub, user, &full.collection, "objects", &q).await.into_iter().flat_map(|p| p.0).collect();
         prop_assert_eq!(&got, &all_versions, "org{} sees exactly the allowed versions", viewer);
 
         // Latest visible version per object.
@@ -239,25 +273,50 @@ async fn check(hub: &mut TestHub, w: &World, n: usize) -> Result<(), TestCaseErr
                 *e = r.version.as_str();
             }
         }
-        let want_last: Vec<(String, String)> =
-            mine.iter().filter(|(_, r)| latest[r.id.as_str()] == r.version).map(|(_, r)| (r.id.clone(), r.version.clone())).collect();
-        let got_last: Vec<(String, String)> = pages(hub, user, &full.collection, "manifest", &format!("limit={}", w.limit)).await.into_iter().flat_map(|p| p.0).collect();
+        let want_last: Vec<(String, String)> = mine
+            .iter()
+            .filter(|(_, r)| latest[r.id.as_str()] == r.version)
+            .map(|(_, r)| (r.id.clone(), r.version.clone()))
+            .collect();
+        let got_last: Vec<(String, String)> =
+            pages(hub, user, &full.collection, "manifest", &format!("limit={}", w.limit))
+                .await
+                .into_iter()
+                .flat_map(|p| p.0)
+                .collect();
         prop_assert_eq!(&got_last, &want_last, "org{} manifest (latest versions)", viewer);
 
         for object in 0..5u64 {
             let id = format!("indicator--{}", uuid_for(object));
             let exists = mine.iter().any(|(_, r)| r.id == id);
-            let code = hub.get(user, &hub.url(&format!("/{ROOT}/collections/{}/objects/{id}/versions/", full.collection))).send().await.unwrap().status().as_u16();
+            let code = hub
+                .get(user, &hub.url(&format!("/{ROOT}/collections/{}/objects/{id}/versions/", full.collection)))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
             prop_assert_eq!(code, if exists { 200 } else { 404 }, "org{} versions of {}", viewer, id);
         }
 
         // The same pages as a world where the invisible objects were never posted.
         let keep: Vec<usize> = mine.iter().map(|(i, _)| *i).collect();
         let clean = build(hub, w, &format!("w{n}v{viewer}"), Some(&keep)).await;
-        for (endpoint, query) in [("objects", q.clone()), ("manifest", format!("limit={}", w.limit)), ("objects", format!("limit={}", w.limit))] {
+        for (endpoint, query) in [
+            ("objects", q.clone()),
+            ("manifest", format!("limit={}", w.limit)),
+            ("objects", format!("limit={}", w.limit)),
+        ] {
             let a = pages(hub, user, &full.collection, endpoint, &query).await;
             let b = pages(hub, &clean.users[viewer], &clean.collection, endpoint, &query).await;
-            prop_assert_eq!(a, b, "org{}: {} {} differs from the world without invisible objects", viewer, endpoint, query);
+            prop_assert_eq!(
+                a,
+                b,
+                "org{}: {} {} differs from the world without invisible objects",
+                viewer,
+                endpoint,
+                query
+            );
         }
     }
     Ok(())

@@ -16,7 +16,9 @@ fn shared(dir: &str) -> PathBuf {
 fn objects_in(path: &std::path::Path) -> Vec<Value> {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     match v {
-        Value::Object(ref m) if m.get("type").and_then(Value::as_str) == Some("bundle") => m["objects"].as_array().cloned().unwrap_or_default(),
+        Value::Object(ref m) if m.get("type").and_then(Value::as_str) == Some("bundle") => {
+            m["objects"].as_array().cloned().unwrap_or_default()
+        }
         Value::Array(a) => a,
         other => vec![other],
     }

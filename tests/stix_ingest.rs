@@ -20,10 +20,17 @@ async fn invalid_objects_are_refused_with_the_property_and_the_rule() {
         "object_refs": ["indicator--00000000-0000-4000-8000-000000000001"]});
     let mut no_valid_from = indicator(3, "2024-01-01T00:00:00.000Z");
     no_valid_from.as_object_mut().unwrap().remove("valid_from");
-    let resp = hub.post_objects("alpha", "shared", &[bad_pattern, bad_conf, bad_opinion.take(), no_valid_from, indicator(4, "2024-01-01T00:00:00.000Z")]).await;
+    let resp = hub
+        .post_objects(
+            "alpha",
+            "shared",
+            &[bad_pattern, bad_conf, bad_opinion.take(), no_valid_from, indicator(4, "2024-01-01T00:00:00.000Z")],
+        )
+        .await;
     let (_, _, status) = json_of(resp).await;
     assert_eq!(status["success_count"], 1, "{status}");
-    let messages: Vec<&str> = status["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> =
+        status["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
     assert_eq!(messages[0], "indicator.pattern: expected ']' at offset 29", "{messages:?}");
     assert_eq!(messages[1], "indicator.confidence: must be between 0 and 100");
     assert!(messages[2].starts_with("opinion.opinion: 'maybe' is not one of"), "{messages:?}");
@@ -47,7 +54,10 @@ async fn custom_content_follows_the_collection_setting() {
     assert_eq!(status["success_count"], 3);
 
     hub.storage
-        .update_collection(&hub.collections["shared"], CollectionUpdate { custom_content: Some(CustomContent::Reject), ..Default::default() })
+        .update_collection(
+            &hub.collections["shared"],
+            CollectionUpdate { custom_content: Some(CustomContent::Reject), ..Default::default() },
+        )
         .await
         .unwrap();
     let mut renewed: Vec<serde_json::Value> = objects.to_vec();
@@ -56,7 +66,8 @@ async fn custom_content_follows_the_collection_setting() {
     }
     let (_, _, status) = json_of(hub.post_objects("alpha", "shared", &renewed).await).await;
     assert_eq!(status["failure_count"], 3, "{status}");
-    let messages: Vec<&str> = status["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> =
+        status["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
     assert!(messages[0].contains("indicator.x_acme_score") && messages[0].contains("refuses custom"), "{messages:?}");
     assert!(messages[1].contains("x-acme-widget.type") && messages[1].contains("refuses custom"), "{messages:?}");
     assert!(messages[2].contains("indicator.pattern") && messages[2].contains("x-acme-widget"), "{messages:?}");
@@ -77,7 +88,8 @@ async fn stix_pattern_observables_are_indexed() {
     hub.add("alpha", "shared", &[o, sigma]).await;
     let db = rusqlite::Connection::open(hub.config.storage.url.trim_start_matches("sqlite://")).unwrap();
     let mut stmt = db.prepare("SELECT object_type, property, value FROM indicator_observables ORDER BY rowid").unwrap();
-    let rows: Vec<(String, String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+    let rows: Vec<(String, String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
     let flat: Vec<String> = rows.iter().map(|(t, p, v)| format!("{t}:{p}={v}")).collect();
     assert_eq!(
         flat,

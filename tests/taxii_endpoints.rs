@@ -61,7 +61,8 @@ async fn collections_are_computed_per_caller() {
     assert_eq!((shared["can_read"].as_bool(), shared["can_write"].as_bool()), (Some(true), Some(false)));
 
     let (_, _, beta) = json_of(hub.get("beta", &hub.url("/hub/collections/")).send().await.unwrap()).await;
-    let aliases: Vec<&str> = beta["collections"].as_array().unwrap().iter().map(|c| c["alias"].as_str().unwrap()).collect();
+    let aliases: Vec<&str> =
+        beta["collections"].as_array().unwrap().iter().map(|c| c["alias"].as_str().unwrap()).collect();
     assert_eq!(aliases, vec!["shared", "empty"]);
 
     let (code, _, gamma) = json_of(hub.get("gamma", &hub.url("/hub/collections/")).send().await.unwrap()).await;
@@ -73,7 +74,8 @@ async fn collections_are_computed_per_caller() {
 async fn collection_by_id_and_alias_and_invisible_equals_absent() {
     let hub = start().await;
     let id = &hub.collections["shared"];
-    let (c1, _, by_id) = json_of(hub.get("beta", &hub.url(&format!("/hub/collections/{id}/"))).send().await.unwrap()).await;
+    let (c1, _, by_id) =
+        json_of(hub.get("beta", &hub.url(&format!("/hub/collections/{id}/"))).send().await.unwrap()).await;
     let (c2, _, by_alias) = json_of(hub.get("beta", &hub.url("/hub/collections/shared/")).send().await.unwrap()).await;
     assert_eq!((c1, c2), (200, 200));
     assert_eq!(by_id, by_alias);
@@ -106,12 +108,27 @@ async fn accept_header_negotiation() {
         "text/html, application/taxii+json;q=0.9",
         "*/*",
     ] {
-        let r = hub.client.get(&url).basic_auth("alpha", Some(&hub.passwords["alpha"])).header("Accept", accept).send().await.unwrap();
+        let r = hub
+            .client
+            .get(&url)
+            .basic_auth("alpha", Some(&hub.passwords["alpha"]))
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "Accept: {accept}");
         assert_eq!(r.headers()["content-type"], TAXII);
     }
-    for accept in ["text/html", "application/json", "application/taxii+json;version=2.0", "application/taxii+json;q=0"] {
-        let r = hub.client.get(&url).basic_auth("alpha", Some(&hub.passwords["alpha"])).header("Accept", accept).send().await.unwrap();
+    for accept in ["text/html", "application/json", "application/taxii+json;version=2.0", "application/taxii+json;q=0"]
+    {
+        let r = hub
+            .client
+            .get(&url)
+            .basic_auth("alpha", Some(&hub.passwords["alpha"]))
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap();
         assert_taxii_error(r, 406).await;
     }
     // Two Accept headers count as one list: one acceptable entry is enough.
@@ -186,7 +203,11 @@ async fn write_only_and_read_only_access() {
         let r = hub.post_objects(user, "shared", &[indicator(2, "2020-01-01T00:00:00.000Z")]).await;
         assert_taxii_error(r, 403).await;
         let del = hub
-            .as_user(Method::DELETE, user, &hub.collection_url("shared", "objects/indicator--00000000-0000-4000-8000-000000000001/"))
+            .as_user(
+                Method::DELETE,
+                user,
+                &hub.collection_url("shared", "objects/indicator--00000000-0000-4000-8000-000000000001/"),
+            )
             .send()
             .await
             .unwrap();

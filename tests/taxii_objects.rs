@@ -40,7 +40,11 @@ async fn post_returns_a_status_and_objects_come_back_byte_for_byte() {
     assert_eq!(again, status);
     assert_taxii_error(hub.get("alpha-reader", &status_url).send().await.unwrap(), 404).await;
     assert_taxii_error(hub.get("beta", &status_url).send().await.unwrap(), 404).await;
-    assert_taxii_error(hub.get("alpha", &hub.url("/hub/status/00000000-0000-4000-8000-000000000000/")).send().await.unwrap(), 404).await;
+    assert_taxii_error(
+        hub.get("alpha", &hub.url("/hub/status/00000000-0000-4000-8000-000000000000/")).send().await.unwrap(),
+        404,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -50,8 +54,16 @@ async fn duplicates_are_success_and_stored_once() {
     let status = hub.add("alpha", "shared", &[indicator(1, T1), indicator(1, T1)]).await;
     assert_eq!(status["success_count"], 2);
     assert_eq!(status["successes"][0]["message"], "already present");
-    let (_, _, versions) =
-        json_of(hub.get("alpha", &hub.collection_url("shared", &format!("objects/{}/versions/", indicator(1, T1)["id"].as_str().unwrap()))).send().await.unwrap()).await;
+    let (_, _, versions) = json_of(
+        hub.get(
+            "alpha",
+            &hub.collection_url("shared", &format!("objects/{}/versions/", indicator(1, T1)["id"].as_str().unwrap())),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(versions["versions"], json!([T1]));
 
     // Unversioned objects (SCOs) are duplicates when the id repeats.
@@ -59,7 +71,13 @@ async fn duplicates_are_success_and_stored_once() {
     hub.add("alpha", "shared", &[sco.clone()]).await;
     let again = hub.add("alpha", "shared", &[sco]).await;
     assert_eq!(again["successes"][0]["message"], "already present");
-    let (_, _, m) = json_of(hub.get("alpha", &format!("{}?match[type]=ipv4-addr", hub.collection_url("shared", "manifest/"))).send().await.unwrap()).await;
+    let (_, _, m) = json_of(
+        hub.get("alpha", &format!("{}?match[type]=ipv4-addr", hub.collection_url("shared", "manifest/")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(m["objects"].as_array().unwrap().len(), 1);
 }
 
@@ -74,12 +92,15 @@ async fn invalid_objects_fail_one_by_one() {
     bad_time["modified"] = json!("yesterday");
     let mut backwards = indicator(5, "2019-01-01T00:00:00.000Z");
     backwards["created"] = json!(T1);
-    let resp = hub.post_objects("alpha", "shared", &[indicator(1, T1), broken_id, stix20, bad_time, backwards, json!("x")]).await;
+    let resp = hub
+        .post_objects("alpha", "shared", &[indicator(1, T1), broken_id, stix20, bad_time, backwards, json!("x")])
+        .await;
     let (code, _, status) = json_of(resp).await;
     assert_eq!(code, 202);
     assert_eq!(status["success_count"], 1);
     assert_eq!(status["failure_count"], 5);
-    let messages: Vec<&str> = status["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> =
+        status["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
     assert!(messages[0].contains("indicator.id"), "{messages:?}");
     assert!(messages[1].contains("spec_version"), "{messages:?}");
     assert!(messages[2].contains("indicator.modified"), "{messages:?}");
@@ -111,7 +132,8 @@ async fn oversized_bodies_get_413_with_and_without_content_length() {
     let big: Vec<Value> = (0..400).map(|n| indicator(n, T1)).collect();
     let body = json!({ "objects": big }).to_string();
     assert!(body.len() > 64 * 1024);
-    let r = hub.as_user(Method::POST, "alpha", &hub.collection_url("shared", "objects/"))
+    let r = hub
+        .as_user(Method::POST, "alpha", &hub.collection_url("shared", "objects/"))
         .header("Content-Type", TAXII)
         .body(body.clone())
         .send()
@@ -121,7 +143,8 @@ async fn oversized_bodies_get_413_with_and_without_content_length() {
     // Chunked, no Content-Length: the limit is enforced while streaming.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body.into_bytes().chunks(4096).map(|c| Ok(c.to_vec())).collect();
     let stream = futures_util::stream::iter(chunks);
-    let r = hub.as_user(Method::POST, "alpha", &hub.collection_url("shared", "objects/"))
+    let r = hub
+        .as_user(Method::POST, "alpha", &hub.collection_url("shared", "objects/"))
         .header("Content-Type", TAXII)
         .body(reqwest::Body::wrap_stream(stream))
         .send()
@@ -133,11 +156,17 @@ async fn oversized_bodies_get_413_with_and_without_content_length() {
 }
 
 async fn setup_versions(hub: &TestHub) {
-    hub.add("alpha", "shared", &[indicator(1, T1), indicator(1, T2), indicator(1, T3), indicator(2, T1), malware(3)]).await;
+    hub.add("alpha", "shared", &[indicator(1, T1), indicator(1, T2), indicator(1, T3), indicator(2, T1), malware(3)])
+        .await;
 }
 
 fn versions_of(env: &Value) -> Vec<(String, String)> {
-    env["objects"].as_array().unwrap().iter().map(|o| (o["id"].as_str().unwrap().into(), o["modified"].as_str().unwrap().into())).collect()
+    env["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap().into(), o["modified"].as_str().unwrap().into()))
+        .collect()
 }
 
 #[tokio::test]
@@ -151,7 +180,10 @@ async fn match_version_variants() {
         async move { json_of(req.send().await.unwrap()).await.2 }
     };
     let last = get("match[type]=indicator".into()).await;
-    assert_eq!(versions_of(&last), vec![(i1.clone(), T3.into()), (indicator(2, T1)["id"].as_str().unwrap().into(), T1.into())]);
+    assert_eq!(
+        versions_of(&last),
+        vec![(i1.clone(), T3.into()), (indicator(2, T1)["id"].as_str().unwrap().into(), T1.into())]
+    );
     let first = get(format!("match[id]={i1}&match[version]=first")).await;
     assert_eq!(versions_of(&first), vec![(i1.clone(), T1.into())]);
     let all = get(format!("match[id]={i1}&match[version]=all")).await;
@@ -176,13 +208,31 @@ async fn match_version_variants() {
 async fn malformed_filters_are_400() {
     let hub = start().await;
     for q in [
-        "limit=0", "limit=abc", "limit=-5", "added_after=notatime", "match[version]=newest", "match[id]=foo",
-        "match[spec_version]=x", "match[version]=all,first", "next=garbage", "added_after=2020-13-01T00:00:00Z",
+        "limit=0",
+        "limit=abc",
+        "limit=-5",
+        "added_after=notatime",
+        "match[version]=newest",
+        "match[id]=foo",
+        "match[spec_version]=x",
+        "match[version]=all,first",
+        "next=garbage",
+        "added_after=2020-13-01T00:00:00Z",
     ] {
         let r = hub.get("alpha", &format!("{}?{q}", hub.collection_url("shared", "objects/"))).send().await.unwrap();
         assert_taxii_error(r, 400).await;
     }
-    let r = hub.get("alpha", &format!("{}?match[type]=indicator", hub.collection_url("shared", "objects/indicator--00000000-0000-4000-8000-000000000001/versions/"))).send().await.unwrap();
+    let r = hub
+        .get(
+            "alpha",
+            &format!(
+                "{}?match[type]=indicator",
+                hub.collection_url("shared", "objects/indicator--00000000-0000-4000-8000-000000000001/versions/")
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_taxii_error(r, 400).await;
 }
 
@@ -191,23 +241,35 @@ async fn object_endpoint_versions_manifest_and_headers() {
     let hub = start().await;
     setup_versions(&hub).await;
     let i1 = indicator(1, T1)["id"].as_str().unwrap().to_string();
-    let (code, h, env) = json_of(hub.get("beta", &hub.collection_url("shared", &format!("objects/{i1}/"))).send().await.unwrap()).await;
+    let (code, h, env) =
+        json_of(hub.get("beta", &hub.collection_url("shared", &format!("objects/{i1}/"))).send().await.unwrap()).await;
     assert_eq!(code, 200);
     assert_eq!(versions_of(&env), vec![(i1.clone(), T3.into())]);
     assert!(h.contains_key("x-taxii-date-added-first") && h.contains_key("x-taxii-date-added-last"));
 
-    let (_, h, env) = json_of(hub.get("beta", &format!("{}?match[version]=all", hub.collection_url("shared", &format!("objects/{i1}/")))).send().await.unwrap()).await;
+    let (_, h, env) = json_of(
+        hub.get("beta", &format!("{}?match[version]=all", hub.collection_url("shared", &format!("objects/{i1}/"))))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(env["objects"].as_array().unwrap().len(), 3);
-    let (first, last) = (h["x-taxii-date-added-first"].to_str().unwrap(), h["x-taxii-date-added-last"].to_str().unwrap());
+    let (first, last) =
+        (h["x-taxii-date-added-first"].to_str().unwrap(), h["x-taxii-date-added-last"].to_str().unwrap());
     assert!(first < last, "{first} {last}");
     assert_eq!(first.len(), "2021-01-01T00:00:00.000000Z".len());
 
-    let (code, h, versions) = json_of(hub.get("beta", &hub.collection_url("shared", &format!("objects/{i1}/versions/"))).send().await.unwrap()).await;
+    let (code, h, versions) = json_of(
+        hub.get("beta", &hub.collection_url("shared", &format!("objects/{i1}/versions/"))).send().await.unwrap(),
+    )
+    .await;
     assert_eq!(code, 200);
     assert_eq!(versions, json!({"more": false, "versions": [T1, T2, T3]}));
     assert!(h.contains_key("x-taxii-date-added-last"));
 
-    let (code, h, manifest) = json_of(hub.get("beta", &hub.collection_url("shared", "manifest/")).send().await.unwrap()).await;
+    let (code, h, manifest) =
+        json_of(hub.get("beta", &hub.collection_url("shared", "manifest/")).send().await.unwrap()).await;
     assert_eq!(code, 200);
     let records = manifest["objects"].as_array().unwrap();
     assert_eq!(records.len(), 3);
@@ -218,10 +280,27 @@ async fn object_endpoint_versions_manifest_and_headers() {
     assert_eq!(h["x-taxii-date-added-last"].to_str().unwrap(), records.last().unwrap()["date_added"].as_str().unwrap());
 
     let absent = "indicator--99999999-0000-4000-8000-000000000000";
-    assert_taxii_error(hub.get("beta", &hub.collection_url("shared", &format!("objects/{absent}/"))).send().await.unwrap(), 404).await;
-    assert_taxii_error(hub.get("beta", &hub.collection_url("shared", &format!("objects/{absent}/versions/"))).send().await.unwrap(), 404).await;
+    assert_taxii_error(
+        hub.get("beta", &hub.collection_url("shared", &format!("objects/{absent}/"))).send().await.unwrap(),
+        404,
+    )
+    .await;
+    assert_taxii_error(
+        hub.get("beta", &hub.collection_url("shared", &format!("objects/{absent}/versions/"))).send().await.unwrap(),
+        404,
+    )
+    .await;
     // An existing object whose versions are all filtered out is an empty 200, not a 404.
-    let (code, h, env) = json_of(hub.get("beta", &format!("{}?match[version]=2030-01-01T00:00:00Z", hub.collection_url("shared", &format!("objects/{i1}/")))).send().await.unwrap()).await;
+    let (code, h, env) = json_of(
+        hub.get(
+            "beta",
+            &format!("{}?match[version]=2030-01-01T00:00:00Z", hub.collection_url("shared", &format!("objects/{i1}/"))),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!((code, env), (200, json!({"more": false})));
     assert!(!h.contains_key("x-taxii-date-added-first"));
 }
@@ -233,9 +312,30 @@ async fn added_after_selects_later_additions() {
     let (_, h, _) = json_of(hub.get("alpha", &hub.collection_url("shared", "objects/")).send().await.unwrap()).await;
     let mark = h["x-taxii-date-added-last"].to_str().unwrap().to_string();
     hub.add("alpha", "shared", &[indicator(2, T1), indicator(1, T2)]).await;
-    let (_, _, env) = json_of(hub.get("alpha", &format!("{}?added_after={mark}", hub.collection_url("shared", "objects/"))).send().await.unwrap()).await;
-    assert_eq!(versions_of(&env), vec![(indicator(2, T1)["id"].as_str().unwrap().into(), T1.into()), (indicator(1, T1)["id"].as_str().unwrap().into(), T2.into())]);
-    let (_, _, env) = json_of(hub.get("alpha", &format!("{}?added_after=2000-01-01T00:00:00%2B01:00", hub.collection_url("shared", "objects/"))).send().await.unwrap()).await;
+    let (_, _, env) = json_of(
+        hub.get("alpha", &format!("{}?added_after={mark}", hub.collection_url("shared", "objects/")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        versions_of(&env),
+        vec![
+            (indicator(2, T1)["id"].as_str().unwrap().into(), T1.into()),
+            (indicator(1, T1)["id"].as_str().unwrap().into(), T2.into())
+        ]
+    );
+    let (_, _, env) = json_of(
+        hub.get(
+            "alpha",
+            &format!("{}?added_after=2000-01-01T00:00:00%2B01:00", hub.collection_url("shared", "objects/")),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(env["objects"].as_array().unwrap().len(), 2);
 }
 
@@ -273,9 +373,22 @@ async fn date_added_strictly_increases_under_concurrent_posts() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 202);
     }
-    let (_, _, m) = json_of(hub.get("alpha", &format!("{}?limit=100", hub.collection_url("shared", "manifest/"))).send().await.unwrap()).await;
-    let mut all: Vec<String> = m["objects"].as_array().unwrap().iter().map(|r| r["date_added"].as_str().unwrap().to_string()).collect();
-    let (_, _, m2) = json_of(hub.get("alpha", &format!("{}?limit=100&next={}", hub.collection_url("shared", "manifest/"), m["next"].as_str().unwrap())).send().await.unwrap()).await;
+    let (_, _, m) = json_of(
+        hub.get("alpha", &format!("{}?limit=100", hub.collection_url("shared", "manifest/"))).send().await.unwrap(),
+    )
+    .await;
+    let mut all: Vec<String> =
+        m["objects"].as_array().unwrap().iter().map(|r| r["date_added"].as_str().unwrap().to_string()).collect();
+    let (_, _, m2) = json_of(
+        hub.get(
+            "alpha",
+            &format!("{}?limit=100&next={}", hub.collection_url("shared", "manifest/"), m["next"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     all.extend(m2["objects"].as_array().unwrap().iter().map(|r| r["date_added"].as_str().unwrap().to_string()));
     assert_eq!(all.len(), 200);
     assert!(all.windows(2).all(|w| w[0] < w[1]), "date_added must strictly increase");

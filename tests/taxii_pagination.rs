@@ -54,7 +54,11 @@ async fn exactly_one_page_and_pages_of_every_size() {
     assert_eq!(ids_of(&body).len(), 30);
     let expected: Vec<String> = objects.iter().map(|o| o["id"].as_str().unwrap().to_string()).collect();
     for limit in [1, 2, 7, 29, 30, 31] {
-        assert_eq!(follow_all(&hub, "beta", &hub.collection_url("shared", "objects/"), limit).await, expected, "limit {limit}");
+        assert_eq!(
+            follow_all(&hub, "beta", &hub.collection_url("shared", "objects/"), limit).await,
+            expected,
+            "limit {limit}"
+        );
     }
     let manifest_ids = follow_all(&hub, "beta", &hub.collection_url("shared", "manifest/"), 4).await;
     assert_eq!(manifest_ids, expected);
@@ -131,12 +135,21 @@ async fn stale_cursor_after_deletes_and_additions_neither_skips_nor_repeats() {
     let next = p1["next"].as_str().unwrap().to_string();
     // Delete the last object served and one not yet served, then add a new one.
     for gone in [&objects[3], &objects[6]] {
-        let r = hub.as_user(reqwest::Method::DELETE, "alpha", &hub.collection_url("shared", &format!("objects/{}/", gone["id"].as_str().unwrap()))).send().await.unwrap();
+        let r = hub
+            .as_user(
+                reqwest::Method::DELETE,
+                "alpha",
+                &hub.collection_url("shared", &format!("objects/{}/", gone["id"].as_str().unwrap())),
+            )
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
     hub.add("alpha", "shared", &[indicator(99, T1)]).await;
     let (_, _, rest) = page(&hub, "beta", &format!("{url}?limit=100&next={next}")).await;
-    let expected: Vec<String> = [4, 5, 7, 8, 9, 99].iter().map(|n| indicator(*n, T1)["id"].as_str().unwrap().to_string()).collect();
+    let expected: Vec<String> =
+        [4, 5, 7, 8, 9, 99].iter().map(|n| indicator(*n, T1)["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids_of(&rest), expected);
 }
 

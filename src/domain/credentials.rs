@@ -40,8 +40,10 @@ pub fn api_key_hash(key: &str) -> [u8; 32] {
 pub fn api_key_prefix(candidate: &str) -> Option<&str> {
     let rest = candidate.strip_prefix(API_KEY_MARK)?;
     let (prefix, secret) = rest.split_once('_')?;
-    (prefix.len() == PREFIX_LEN && secret.len() == SECRET_LEN && prefix.bytes().chain(secret.bytes()).all(|c| c.is_ascii_alphanumeric()))
-        .then_some(prefix)
+    (prefix.len() == PREFIX_LEN
+        && secret.len() == SECRET_LEN
+        && prefix.bytes().chain(secret.bytes()).all(|c| c.is_ascii_alphanumeric()))
+    .then_some(prefix)
 }
 
 pub fn hash_password(password: &str) -> Result<String, String> {

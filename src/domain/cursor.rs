@@ -76,7 +76,8 @@ impl CursorKey {
     }
 
     pub fn decode(&self, scope: &Scope<'_>, token: &str) -> Result<Position, DomainError> {
-        let invalid = || DomainError::BadCursor("the 'next' value is not valid for this request; start again without it".into());
+        let invalid =
+            || DomainError::BadCursor("the 'next' value is not valid for this request; start again without it".into());
         let buf = URL_SAFE_NO_PAD.decode(token.as_bytes()).map_err(|_| invalid())?;
         if buf.len() != 17 + MAC_LEN || buf[0] != FORMAT {
             return Err(invalid());

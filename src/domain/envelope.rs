@@ -1,13 +1,13 @@
 //! Reading a TAXII envelope posted by a partner: each object is checked on its own, and the
 //! accepted ones keep their exact bytes so GET can serve them without re-serialising.
 
+use super::json::Json;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use super::json::Json;
 
 use super::model::StatusDetail;
-use super::stix_id::{is_valid_stix_id, is_valid_type_name, type_of};
 use super::pattern::{self, Observable};
+use super::stix_id::{is_valid_stix_id, is_valid_type_name, type_of};
 use super::timestamp::{self, Nanos, Zone};
 use super::tlp::{self, Tlp};
 use super::validation::{self, CustomContent};
@@ -54,9 +54,8 @@ pub fn parse(body: &[u8], custom: CustomContent) -> Result<ParsedEnvelope, Domai
             DomainError::BadJson(format!("the body is not valid JSON: {e}"))
         }
     })?;
-    let objects = envelope
-        .objects
-        .ok_or_else(|| DomainError::BadEnvelope("the envelope has no 'objects' list".into()))?;
+    let objects =
+        envelope.objects.ok_or_else(|| DomainError::BadEnvelope("the envelope has no 'objects' list".into()))?;
     let mut accepted = Vec::with_capacity(objects.len());
     let mut rejected = Vec::new();
     for raw in objects {
@@ -134,8 +133,16 @@ fn check_object(raw: &str, custom: CustomContent) -> Result<IncomingObject, Stat
     let marking_tlp = tlp::most_restrictive(refs("object_marking_refs").chain(granular));
     let recipients: Vec<String> = match obj.get(RECIPIENTS_PROPERTY) {
         None => Vec::new(),
-        Some(Json::Arr(list)) if list.iter().all(Json::is_string) => refs(RECIPIENTS_PROPERTY).map(str::to_string).collect(),
-        Some(_) => return Err(fail(id, version_text, format!("{stix_type}.{RECIPIENTS_PROPERTY}: must be a list of identity ids"))),
+        Some(Json::Arr(list)) if list.iter().all(Json::is_string) => {
+            refs(RECIPIENTS_PROPERTY).map(str::to_string).collect()
+        }
+        Some(_) => {
+            return Err(fail(
+                id,
+                version_text,
+                format!("{stix_type}.{RECIPIENTS_PROPERTY}: must be a list of identity ids"),
+            ))
+        }
     };
     if let Some(bad) = recipients.iter().find(|r| !is_valid_stix_id(r) || type_of(r) != Some("identity")) {
         return Err(fail(

@@ -234,12 +234,16 @@ mod tests {
 
     #[test]
     fn borrows_plain_strings_and_unescapes_others() {
-        let j = Json::parse(r#"{"a":"plain","b":"esc\"aped","c":[1,-2,3.5,true,null],"d":{"e":18446744073709551615}}"#).unwrap();
+        let j = Json::parse(r#"{"a":"plain","b":"esc\"aped","c":[1,-2,3.5,true,null],"d":{"e":18446744073709551615}}"#)
+            .unwrap();
         assert!(matches!(j.get("a"), Some(Json::Str(Cow::Borrowed("plain")))));
         assert_eq!(j.get("b").and_then(Json::as_str), Some("esc\"aped"));
         assert_eq!(j.get("c").and_then(Json::as_array).map(Vec::len), Some(5));
         assert_eq!(j.get("d").and_then(|d| d.get("e")).and_then(Json::as_u64), Some(u64::MAX));
-        assert_eq!(j.to_string(), r#"{"a":"plain","b":"esc\"aped","c":[1,-2,3.5,true,null],"d":{"e":18446744073709551615}}"#);
+        assert_eq!(
+            j.to_string(),
+            r#"{"a":"plain","b":"esc\"aped","c":[1,-2,3.5,true,null],"d":{"e":18446744073709551615}}"#
+        );
     }
 
     #[test]

@@ -260,7 +260,12 @@ pub struct StatusResource {
 }
 
 impl StatusResource {
-    pub fn complete(id: String, request_timestamp: Micros, successes: Vec<StatusDetail>, failures: Vec<StatusDetail>) -> Self {
+    pub fn complete(
+        id: String,
+        request_timestamp: Micros,
+        successes: Vec<StatusDetail>,
+        failures: Vec<StatusDetail>,
+    ) -> Self {
         StatusResource {
             id,
             status: "complete",

@@ -33,10 +33,7 @@ impl Access {
 /// Access follows the organisation's trust-group membership; the account's role can only narrow it.
 pub fn collection_access(viewer: &Viewer, membership: Option<Membership>) -> Access {
     let m = membership.unwrap_or_default();
-    Access {
-        can_read: m.can_read,
-        can_write: m.can_write && viewer.role != Role::Reader,
-    }
+    Access { can_read: m.can_read, can_write: m.can_write && viewer.role != Role::Reader }
 }
 
 /// The row-level rule applied to every object version a query may return, for a caller who
@@ -57,10 +54,7 @@ pub struct ObjectVisibility {
 
 impl ObjectVisibility {
     pub fn for_viewer(viewer: &Viewer) -> Self {
-        ObjectVisibility {
-            organisation_id: viewer.organisation_id,
-            redistributes: viewer.redistributes,
-        }
+        ObjectVisibility { organisation_id: viewer.organisation_id, redistributes: viewer.redistributes }
     }
 
     /// SQL predicate over the object row `alias`; `bind` turns a value into a placeholder of

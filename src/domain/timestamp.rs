@@ -132,13 +132,8 @@ fn format_with(secs: i64, digits: usize, frac: i64) -> String {
     let rem = secs.rem_euclid(86_400);
     let (y, mo, d) = civil_from_days(days);
     let mut s = String::with_capacity(30);
-    let _ = write!(
-        s,
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{frac:0digits$}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    );
+    let _ =
+        write!(s, "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{frac:0digits$}Z", rem / 3600, (rem % 3600) / 60, rem % 60);
     s
 }
 
@@ -199,10 +194,7 @@ mod tests {
     fn parses_known_instants() {
         assert_eq!(parse("1970-01-01T00:00:00Z", Zone::UtcOnly).unwrap(), 0);
         assert_eq!(parse("1970-01-01T00:00:01.5Z", Zone::UtcOnly).unwrap(), 1_500_000_000);
-        assert_eq!(
-            parse("2016-05-12T08:17:27.000Z", Zone::UtcOnly).unwrap(),
-            1_463_041_047_000_000_000
-        );
+        assert_eq!(parse("2016-05-12T08:17:27.000Z", Zone::UtcOnly).unwrap(), 1_463_041_047_000_000_000);
         assert_eq!(parse("2000-02-29T00:00:00Z", Zone::UtcOnly).unwrap(), 951_782_400_000_000_000);
         assert_eq!(
             parse("1970-01-01T01:00:00+01:00", Zone::AnyOffset).unwrap(),

@@ -179,7 +179,10 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState, allow_bearer: boo
         if scheme.eq_ignore_ascii_case("basic") {
             let (user, secret) = basic_credentials(rest)?;
             return match api_key_prefix(&secret).map(str::to_string) {
-                Some(prefix) => Ok(Caller { account: by_api_key(state, &user, &secret, &prefix).await?, method: AuthMethod::ApiKey }),
+                Some(prefix) => Ok(Caller {
+                    account: by_api_key(state, &user, &secret, &prefix).await?,
+                    method: AuthMethod::ApiKey,
+                }),
                 None => Ok(Caller { account: by_password(state, user, secret).await?, method: AuthMethod::Password }),
             };
         }

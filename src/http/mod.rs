@@ -54,8 +54,9 @@ async fn token_keys(config: &Config, storage: &SharedStorage) -> Result<jwt::Jwt
     let bad = |e: jwt::JwtError| crate::storage::StorageError::Config(e.to_string());
     match &a.token_key_file {
         Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| crate::storage::StorageError::Config(format!("auth.token_key_file {}: {e}", path.display())))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                crate::storage::StorageError::Config(format!("auth.token_key_file {}: {e}", path.display()))
+            })?;
             jwt::JwtKeys::from_pem(&pem, &a.token_issuer, &a.token_audience, ttl).map_err(bad)
         }
         None => {
@@ -67,8 +68,12 @@ async fn token_keys(config: &Config, storage: &SharedStorage) -> Result<jwt::Jwt
     }
 }
 
-fn not_allowed(allow: &'static str) -> impl Fn(HttpRequest) -> std::future::Ready<Result<HttpResponse, ApiError>> + Clone {
-    move |req: HttpRequest| std::future::ready(Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow }))
+fn not_allowed(
+    allow: &'static str,
+) -> impl Fn(HttpRequest) -> std::future::Ready<Result<HttpResponse, ApiError>> + Clone {
+    move |req: HttpRequest| {
+        std::future::ready(Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow }))
+    }
 }
 
 async fn unknown_path(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -155,7 +160,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Builds the HTTPS server on an already-bound listener. The caller runs the returned future.
-pub fn server(state: AppState, listener: TcpListener, tls: rustls::ServerConfig, workers: usize) -> std::io::Result<Server> {
+pub fn server(
+    state: AppState,
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    workers: usize,
+) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let retention = Duration::from_secs(state.config.storage.status_retention_hours * 3600);
     spawn_status_purge(state.clone(), retention);

@@ -73,7 +73,11 @@ pub fn audit_query(q: &AuditQuery, dialect: Dialect) -> Sql {
          FROM audit_log a LEFT JOIN collections c ON c.key = a.collection_key \
          LEFT JOIN accounts acc ON acc.id = a.account_id WHERE 1 = 1",
     );
-    for (column, value) in [("a.account_id", q.account_id), ("a.organisation_id", q.organisation_id), ("a.collection_key", q.collection_key)] {
+    for (column, value) in [
+        ("a.account_id", q.account_id),
+        ("a.organisation_id", q.organisation_id),
+        ("a.collection_key", q.collection_key),
+    ] {
         if let Some(v) = value {
             let p = sql.bind(v);
             sql.push(&format!(" AND {column} = {p}"));

@@ -24,7 +24,11 @@ pub trait DirectoryStore: Send + Sync {
     async fn account(&self, id: i64) -> Result<Option<AccountRecord>, StorageError>;
     async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>, StorageError>;
     /// The account a client certificate maps to, by SHA-256 fingerprint first, then subject.
-    async fn account_by_certificate(&self, fingerprint: &str, subject: &str) -> Result<Option<AccountRecord>, StorageError>;
+    async fn account_by_certificate(
+        &self,
+        fingerprint: &str,
+        subject: &str,
+    ) -> Result<Option<AccountRecord>, StorageError>;
     async fn update_account(&self, id: i64, update: AccountUpdate) -> Result<(), StorageError>;
     async fn delete_account(&self, id: i64) -> Result<(), StorageError>;
 
@@ -37,17 +41,30 @@ pub trait DirectoryStore: Send + Sync {
         expires: Option<Micros>,
     ) -> Result<ApiKeyRecord, StorageError>;
     /// The key's record, its stored hash and its account.
-    async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<(ApiKeyRecord, Vec<u8>, AccountRecord)>, StorageError>;
+    async fn api_key_by_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(ApiKeyRecord, Vec<u8>, AccountRecord)>, StorageError>;
     async fn api_keys(&self, account_id: i64) -> Result<Vec<ApiKeyRecord>, StorageError>;
     async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<(), StorageError>;
 
     async fn create_trust_group(&self, name: &str, description: Option<&str>) -> Result<i64, StorageError>;
     async fn trust_groups(&self) -> Result<Vec<TrustGroup>, StorageError>;
     async fn trust_group(&self, id: i64) -> Result<Option<TrustGroup>, StorageError>;
-    async fn update_trust_group(&self, id: i64, name: Option<String>, description: Option<Option<String>>) -> Result<(), StorageError>;
+    async fn update_trust_group(
+        &self,
+        id: i64,
+        name: Option<String>,
+        description: Option<Option<String>>,
+    ) -> Result<(), StorageError>;
     /// Refused (Conflict) while collections still use the group.
     async fn delete_trust_group(&self, id: i64) -> Result<(), StorageError>;
-    async fn set_membership(&self, trust_group_id: i64, organisation_id: i64, m: Membership) -> Result<(), StorageError>;
+    async fn set_membership(
+        &self,
+        trust_group_id: i64,
+        organisation_id: i64,
+        m: Membership,
+    ) -> Result<(), StorageError>;
     async fn remove_membership(&self, trust_group_id: i64, organisation_id: i64) -> Result<(), StorageError>;
 
     async fn create_collection(&self, c: NewCollection) -> Result<Collection, StorageError>;

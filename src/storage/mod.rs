@@ -17,9 +17,9 @@ use crate::domain::cursor::Position;
 use crate::domain::envelope::IncomingObject;
 use crate::domain::filters::ObjectFilter;
 use crate::domain::model::{Collection, Membership, Page, StatusDetail, StatusResource, StoredObject};
-use crate::domain::tlp::Tlp;
 use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::Micros;
+use crate::domain::tlp::Tlp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -105,7 +105,11 @@ pub trait ObjectStore: Send + Sync {
     async fn shared_secret(&self, name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StorageError>;
 
     /// Collections of an API root with the caller organisation's membership in their trust group.
-    async fn collections(&self, api_root: &str, organisation_id: i64) -> Result<Vec<(Collection, Option<Membership>)>, StorageError>;
+    async fn collections(
+        &self,
+        api_root: &str,
+        organisation_id: i64,
+    ) -> Result<Vec<(Collection, Option<Membership>)>, StorageError>;
     /// One collection by id or alias, with the same membership information.
     async fn collection(
         &self,
@@ -118,7 +122,12 @@ pub trait ObjectStore: Send + Sync {
     async fn add_objects(&self, batch: IngestBatch) -> Result<StatusResource, StorageError>;
     async fn list_objects(&self, query: ObjectQuery) -> Result<Page<StoredObject>, StorageError>;
     /// Whether any version of the object is visible to the caller (to tell 404 from an empty page).
-    async fn object_visible(&self, collection_key: i64, visibility: &ObjectVisibility, object_id: &str) -> Result<bool, StorageError>;
+    async fn object_visible(
+        &self,
+        collection_key: i64,
+        visibility: &ObjectVisibility,
+        object_id: &str,
+    ) -> Result<bool, StorageError>;
     /// Deletes the matching visible versions, if the caller may delete all of them.
     async fn delete_object(&self, request: DeleteRequest) -> Result<DeleteOutcome, StorageError>;
     /// A status resource as stored, only for the account that created it.
@@ -158,6 +167,11 @@ pub struct StorageOptions {
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        StorageOptions { reader_pool_size: 4, sqlite_synchronous: "full".into(), postgres_schema: None, postgres_ca_file: None }
+        StorageOptions {
+            reader_pool_size: 4,
+            sqlite_synchronous: "full".into(),
+            postgres_schema: None,
+            postgres_ca_file: None,
+        }
     }
 }

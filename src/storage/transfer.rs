@@ -26,7 +26,10 @@ use Kind::*;
 /// Every table, parents first, with its columns and their types.
 const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ("hub_settings", &[("name", Text), ("value", Blob)]),
-    ("organisations", &[("id", Int), ("name", Text), ("identity_id", Text), ("sector", Text), ("kind", Text), ("created", Int)]),
+    (
+        "organisations",
+        &[("id", Int), ("name", Text), ("identity_id", Text), ("sector", Text), ("kind", Text), ("created", Int)],
+    ),
     (
         "accounts",
         &[
@@ -43,7 +46,10 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("trust_groups", &[("id", Int), ("name", Text), ("description", Text), ("created", Int)]),
-    ("trust_group_members", &[("trust_group_id", Int), ("organisation_id", Int), ("can_read", Bool), ("can_write", Bool)]),
+    (
+        "trust_group_members",
+        &[("trust_group_id", Int), ("organisation_id", Int), ("can_read", Bool), ("can_write", Bool)],
+    ),
     (
         "collections",
         &[
@@ -79,7 +85,16 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ("indicator_observables", &[("object_seq", Int), ("object_type", Text), ("property", Text), ("value", Text)]),
     (
         "api_keys",
-        &[("id", Int), ("account_id", Int), ("prefix", Text), ("hash", Blob), ("label", Text), ("created", Int), ("expires", Int), ("revoked", Bool)],
+        &[
+            ("id", Int),
+            ("account_id", Int),
+            ("prefix", Text),
+            ("hash", Blob),
+            ("label", Text),
+            ("created", Int),
+            ("expires", Int),
+            ("revoked", Bool),
+        ],
     ),
     ("statuses", &[("id", Text), ("api_root", Text), ("account_id", Int), ("request_timestamp", Int), ("body", Text)]),
     (
@@ -132,7 +147,11 @@ fn convert(v: Value, kind: Kind, table: &str, column: &str) -> Result<Box<dyn To
 }
 
 /// Copies a SQLite hub into an empty PostgreSQL database; returns (table, rows) copied.
-pub fn sqlite_to_postgres(sqlite_path: &Path, postgres_url: &str, options: &StorageOptions) -> Result<Vec<(String, u64)>, StorageError> {
+pub fn sqlite_to_postgres(
+    sqlite_path: &Path,
+    postgres_url: &str,
+    options: &StorageOptions,
+) -> Result<Vec<(String, u64)>, StorageError> {
     let source = rusqlite::Connection::open_with_flags(sqlite_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| StorageError::Config(format!("{}: {e}", sqlite_path.display())))?;
     let target = PostgresStorage::open(postgres_url, options)?;
@@ -141,7 +160,8 @@ pub fn sqlite_to_postgres(sqlite_path: &Path, postgres_url: &str, options: &Stor
     source.execute_batch("BEGIN").map_err(super::sqlite::db_err)?;
     for (table, columns) in TABLES {
         let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
-        let mut stmt = source.prepare(&format!("SELECT {} FROM {table}", names.join(", "))).map_err(super::sqlite::db_err)?;
+        let mut stmt =
+            source.prepare(&format!("SELECT {} FROM {table}", names.join(", "))).map_err(super::sqlite::db_err)?;
         let rows = stmt
             .query_map([], |r| (0..names.len()).map(|i| r.get::<_, Value>(i)).collect::<Result<Vec<_>, _>>())
             .map_err(super::sqlite::db_err)?
@@ -150,13 +170,16 @@ pub fn sqlite_to_postgres(sqlite_path: &Path, postgres_url: &str, options: &Stor
         snapshot.push((table, columns, rows));
     }
     source.execute_batch("COMMIT").map_err(super::sqlite::db_err)?;
-    target.copy_in(snapshot.into_iter().map(|(t, cols, rows)| {
-        let converted: Result<Vec<Vec<Box<dyn ToSql + Sync + Send>>>, StorageError> = rows
-            .into_iter()
-            .map(|row| row.into_iter().zip(cols.iter()).map(|(v, (c, k))| convert(v, *k, t, c)).collect())
-            .collect();
-        (t.to_string(), cols.iter().map(|c| c.0.to_string()).collect(), converted)
-    }), SERIALS)
+    target.copy_in(
+        snapshot.into_iter().map(|(t, cols, rows)| {
+            let converted: Result<Vec<Vec<Box<dyn ToSql + Sync + Send>>>, StorageError> = rows
+                .into_iter()
+                .map(|row| row.into_iter().zip(cols.iter()).map(|(v, (c, k))| convert(v, *k, t, c)).collect())
+                .collect();
+            (t.to_string(), cols.iter().map(|c| c.0.to_string()).collect(), converted)
+        }),
+        SERIALS,
+    )
 }
 
 /// An online, consistent copy of a SQLite hub database (the SQLite backup API).

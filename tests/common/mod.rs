@@ -158,8 +158,11 @@ impl TestHub {
         if let Some(h) = self.hub.take() {
             h.stop();
         }
-        let client = taxii_hub::tls::ClientAuth { ca_pem: self.client_ca_pem.clone().map(String::into_bytes), required: false };
-        let tls = taxii_hub::tls::server_config_with_clients(self.tls_chain.as_bytes(), self.tls_key.as_bytes(), &client).unwrap();
+        let client =
+            taxii_hub::tls::ClientAuth { ca_pem: self.client_ca_pem.clone().map(String::into_bytes), required: false };
+        let tls =
+            taxii_hub::tls::server_config_with_clients(self.tls_chain.as_bytes(), self.tls_key.as_bytes(), &client)
+                .unwrap();
         let running = RunningHub::start(self.config.clone(), self.storage.clone(), tls).expect("hub starts");
         self.base = format!("https://localhost:{}", running.addr.port());
         self.client = self.client_with(self.client_identity.as_deref());
@@ -217,7 +220,12 @@ impl TestHub {
         g
     }
 
-    pub async fn add_collection(&mut self, alias: &str, group: i64, default_tlp: taxii_hub::domain::tlp::Tlp) -> String {
+    pub async fn add_collection(
+        &mut self,
+        alias: &str,
+        group: i64,
+        default_tlp: taxii_hub::domain::tlp::Tlp,
+    ) -> String {
         let c = self
             .storage
             .create_collection(NewCollection {
@@ -252,7 +260,11 @@ impl TestHub {
     }
 
     pub fn backend(&self) -> &'static str {
-        if self.config.storage.url.starts_with("postgres") { "postgres" } else { "sqlite" }
+        if self.config.storage.url.starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -264,10 +276,7 @@ impl TestHub {
     }
 
     pub fn as_user(&self, method: reqwest::Method, user: &str, url: &str) -> RequestBuilder {
-        self.client
-            .request(method, url)
-            .basic_auth(user, Some(&self.passwords[user]))
-            .header("Accept", TAXII)
+        self.client.request(method, url).basic_auth(user, Some(&self.passwords[user])).header("Accept", TAXII)
     }
 
     pub fn get(&self, user: &str, url: &str) -> RequestBuilder {
@@ -297,7 +306,11 @@ pub async fn json_of(resp: Response) -> (u16, reqwest::header::HeaderMap, Value)
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    };
     (status, headers, body)
 }
 

@@ -14,7 +14,8 @@ const T0: &str = "2020-01-01T00:00:00.000Z";
 const T1: &str = "2020-06-01T00:00:00.000Z";
 
 fn sdo(ty: &str, extra: Value) -> Value {
-    let mut o = json!({ "type": ty, "spec_version": "2.1", "id": format!("{ty}--{ID}"), "created": T0, "modified": T1 });
+    let mut o =
+        json!({ "type": ty, "spec_version": "2.1", "id": format!("{ty}--{ID}"), "created": T0, "modified": T1 });
     merge(&mut o, extra);
     o
 }
@@ -38,34 +39,58 @@ fn r(ty: &str) -> String {
 /// One valid object of every type.
 pub fn bases() -> Vec<Value> {
     vec![
-        sdo("attack-pattern", json!({"name": "Spear phishing", "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "initial-access"}]})),
+        sdo(
+            "attack-pattern",
+            json!({"name": "Spear phishing", "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "initial-access"}]}),
+        ),
         sdo("campaign", json!({"name": "Operation Tagus", "first_seen": T0, "last_seen": T1})),
         sdo("course-of-action", json!({"name": "Block the C2 domain"})),
         sdo("grouping", json!({"context": "suspicious-activity", "object_refs": [r("indicator")]})),
         sdo("identity", json!({"name": "CERT.PT", "identity_class": "organization", "sectors": ["government"]})),
         sdo("incident", json!({"name": "Ransomware at a hospital"})),
-        sdo("indicator", json!({"name": "C2", "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix", "valid_from": T0, "valid_until": T1, "indicator_types": ["malicious-activity"]})),
+        sdo(
+            "indicator",
+            json!({"name": "C2", "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix", "valid_from": T0, "valid_until": T1, "indicator_types": ["malicious-activity"]}),
+        ),
         sdo("infrastructure", json!({"name": "Botnet C2", "infrastructure_types": ["command-and-control"]})),
         sdo("intrusion-set", json!({"name": "APT Lusitania", "first_seen": T0})),
         sdo("location", json!({"region": "southern-europe", "country": "PT"})),
         sdo("malware", json!({"name": "Emotet", "is_family": true, "malware_types": ["trojan"]})),
         sdo("malware-analysis", json!({"product": "sandbox", "result": "malicious"})),
         sdo("note", json!({"content": "Seen again today", "object_refs": [r("malware")]})),
-        sdo("observed-data", json!({"first_observed": T0, "last_observed": T1, "number_observed": 3, "object_refs": [r("ipv4-addr")]})),
+        sdo(
+            "observed-data",
+            json!({"first_observed": T0, "last_observed": T1, "number_observed": 3, "object_refs": [r("ipv4-addr")]}),
+        ),
         sdo("opinion", json!({"opinion": "agree", "object_refs": [r("indicator")]})),
-        sdo("report", json!({"name": "Weekly report", "published": T1, "object_refs": [r("indicator")], "report_types": ["threat-report"]})),
+        sdo(
+            "report",
+            json!({"name": "Weekly report", "published": T1, "object_refs": [r("indicator")], "report_types": ["threat-report"]}),
+        ),
         sdo("threat-actor", json!({"name": "Crew", "threat_actor_types": ["crime-syndicate"]})),
         sdo("tool", json!({"name": "mimikatz"})),
-        sdo("vulnerability", json!({"name": "CVE-2021-44228", "external_references": [{"source_name": "cve", "external_id": "CVE-2021-44228"}]})),
-        sdo("relationship", json!({"relationship_type": "indicates", "source_ref": r("indicator"), "target_ref": r("malware")})),
-        sdo("sighting", json!({"sighting_of_ref": r("indicator"), "count": 2, "where_sighted_refs": [r("identity")], "first_seen": T0, "last_seen": T1})),
+        sdo(
+            "vulnerability",
+            json!({"name": "CVE-2021-44228", "external_references": [{"source_name": "cve", "external_id": "CVE-2021-44228"}]}),
+        ),
+        sdo(
+            "relationship",
+            json!({"relationship_type": "indicates", "source_ref": r("indicator"), "target_ref": r("malware")}),
+        ),
+        sdo(
+            "sighting",
+            json!({"sighting_of_ref": r("indicator"), "count": 2, "where_sighted_refs": [r("identity")], "first_seen": T0, "last_seen": T1}),
+        ),
         sco("artifact", json!({"mime_type": "application/zip", "payload_bin": "UEsDBAoAAAAAAA=="})),
         sco("autonomous-system", json!({"number": 64512, "name": "Example AS"})),
         sco("directory", json!({"path": "C:\\Windows\\Temp"})),
         sco("domain-name", json!({"value": "evil.example"})),
         sco("email-addr", json!({"value": "phisher@evil.example"})),
         sco("email-message", json!({"is_multipart": false, "subject": "Invoice", "body": "see attachment"})),
-        sco("file", json!({"name": "invoice.exe", "hashes": {"SHA-256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}})),
+        sco(
+            "file",
+            json!({"name": "invoice.exe", "hashes": {"SHA-256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}}),
+        ),
         sco("ipv4-addr", json!({"value": "198.51.100.7"})),
         sco("ipv6-addr", json!({"value": "2001:db8::1"})),
         sco("mac-addr", json!({"value": "d2:fb:49:24:37:18"})),
@@ -79,7 +104,10 @@ pub fn bases() -> Vec<Value> {
         sco("x509-certificate", json!({"issuer": "CN=Evil CA", "serial_number": "01"})),
         json!({"type": "marking-definition", "spec_version": "2.1", "id": format!("marking-definition--{ID}"), "created": T0, "definition_type": "statement", "definition": {"statement": "Copyright 2020"}}),
         sdo("language-content", json!({"object_ref": r("indicator"), "contents": {"pt": {"name": "Indicador"}}})),
-        sdo("extension-definition", json!({"created_by_ref": r("identity"), "name": "x", "schema": "https://example.org/schema.json", "version": "1.0", "extension_types": ["property-extension"]})),
+        sdo(
+            "extension-definition",
+            json!({"created_by_ref": r("identity"), "name": "x", "schema": "https://example.org/schema.json", "version": "1.0", "extension_types": ["property-extension"]}),
+        ),
     ]
 }
 
@@ -147,8 +175,16 @@ pub fn corpus() -> Vec<Case> {
                     ("feb30", json!("2016-02-30T00:00:00.000Z")),
                     ("offset", json!("2016-01-01T00:00:00.000+01:00")),
                 ],
-                Kind::Ref(_) => vec![("not-id", json!("not-an-id")), ("bad-uuid", json!(format!("{}--1234", prop.trim_end_matches("_ref")))), ("number", json!(5))],
-                Kind::RefList(_) => vec![("empty", json!([])), ("not-id", json!(["nope"])), ("not-list", json!("identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"))],
+                Kind::Ref(_) => vec![
+                    ("not-id", json!("not-an-id")),
+                    ("bad-uuid", json!(format!("{}--1234", prop.trim_end_matches("_ref")))),
+                    ("number", json!(5)),
+                ],
+                Kind::RefList(_) => vec![
+                    ("empty", json!([])),
+                    ("not-id", json!(["nope"])),
+                    ("not-list", json!("identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")),
+                ],
                 Kind::StrList => vec![("empty", json!([])), ("ints", json!([1, 2])), ("string", json!("x"))],
                 Kind::Bool => vec![("string", json!("true")), ("int", json!(1))],
                 Kind::Int(lo, hi) => {
@@ -163,10 +199,21 @@ pub fn corpus() -> Vec<Case> {
                 }
                 Kind::Enum(_) => vec![("not-in-vocab", json!("definitely-not-a-value")), ("number", json!(3))],
                 Kind::Str => vec![("number", json!(42)), ("list", json!(["a"]))],
-                Kind::Hashes => vec![("short-sha256", json!({"SHA-256": "abc"})), ("empty", json!({})), ("not-hex-md5", json!({"MD5": "zz5e7bcf6a0b4f6ed6b2b7d8e9a1c4d2"}))],
-                Kind::ExtRefs => vec![("no-source", json!([{"url": "https://x"}])), ("only-source", json!([{"source_name": "x"}])), ("empty", json!([]))],
+                Kind::Hashes => vec![
+                    ("short-sha256", json!({"SHA-256": "abc"})),
+                    ("empty", json!({})),
+                    ("not-hex-md5", json!({"MD5": "zz5e7bcf6a0b4f6ed6b2b7d8e9a1c4d2"})),
+                ],
+                Kind::ExtRefs => vec![
+                    ("no-source", json!([{"url": "https://x"}])),
+                    ("only-source", json!([{"source_name": "x"}])),
+                    ("empty", json!([])),
+                ],
                 Kind::KillChains => vec![("no-phase", json!([{"kill_chain_name": "k"}])), ("empty", json!([]))],
-                Kind::GranularMarkings => vec![("no-selectors", json!([{"marking_ref": format!("marking-definition--{ID}")}])), ("bad-ref", json!([{"marking_ref": "x", "selectors": ["name"]}]))],
+                Kind::GranularMarkings => vec![
+                    ("no-selectors", json!([{"marking_ref": format!("marking-definition--{ID}")}])),
+                    ("bad-ref", json!([{"marking_ref": "x", "selectors": ["name"]}])),
+                ],
                 Kind::Dict => vec![("empty", json!({})), ("string", json!("x"))],
                 Kind::Binary => vec![("not-base64", json!("@@@"))],
                 Kind::Hex => vec![("odd", json!("abc")), ("not-hex", json!("zz"))],

@@ -35,10 +35,7 @@ pub enum ObservationExpression {
     FollowedBy(Vec<ObservationExpression>),
     /// `[…] q1 q2 …` or `(…) q1 q2 …`: the qualifiers written directly after one bracketed or
     /// parenthesised expression, in order. At most one of each kind (spec section 9.5.1).
-    Qualified {
-        expression: Box<ObservationExpression>,
-        qualifiers: Vec<Qualifier>,
-    },
+    Qualified { expression: Box<ObservationExpression>, qualifiers: Vec<Qualifier> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -188,9 +185,7 @@ impl ObjectPath {
 /// reserved word; anything else is written as a quoted string.
 fn is_bare_key(key: &str) -> bool {
     let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !RESERVED_WORDS.contains(&key)
 }
@@ -267,17 +262,10 @@ impl fmt::Display for ObservationExpression {
         let p = self.precedence();
         match self {
             ObservationExpression::Observation(c) => write!(f, "[{c}]"),
-            ObservationExpression::And(items) => {
-                write_items(f, items, " AND ", p, Self::precedence)
-            }
+            ObservationExpression::And(items) => write_items(f, items, " AND ", p, Self::precedence),
             ObservationExpression::Or(items) => write_items(f, items, " OR ", p, Self::precedence),
-            ObservationExpression::FollowedBy(items) => {
-                write_items(f, items, " FOLLOWEDBY ", p, Self::precedence)
-            }
-            ObservationExpression::Qualified {
-                expression,
-                qualifiers,
-            } => {
+            ObservationExpression::FollowedBy(items) => write_items(f, items, " FOLLOWEDBY ", p, Self::precedence),
+            ObservationExpression::Qualified { expression, qualifiers } => {
                 match **expression {
                     ObservationExpression::Observation(_) => write!(f, "{expression}")?,
                     _ => write!(f, "({expression})")?,

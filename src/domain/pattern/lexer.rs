@@ -149,15 +149,7 @@ pub(crate) struct Lexer<'a> {
 fn is_ws(c: char) -> bool {
     matches!(
         c,
-        ' ' | '\t'
-            | '\r'
-            | '\n'
-            | '\u{0B}'
-            | '\u{0C}'
-            | '\u{85}'
-            | '\u{A0}'
-            | '\u{1680}'
-            | '\u{2000}'
+        ' ' | '\t' | '\r' | '\n' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{A0}' | '\u{1680}' | '\u{2000}'
             ..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}'
     )
 }
@@ -216,11 +208,7 @@ impl<'a> Lexer<'a> {
         self.skip_trivia()?;
         let start = self.pos;
         let Some(c) = self.peek_char() else {
-            return Ok(Token {
-                tok: Tok::Eof,
-                start,
-                end: start,
-            });
+            return Ok(Token { tok: Tok::Eof, start, end: start });
         };
         let next = self.peek_char_at(1);
         let single = |tok| (tok, 1usize);
@@ -246,33 +234,21 @@ impl<'a> Lexer<'a> {
             '0'..='9' => return self.number(start),
             '+' | '-'
                 if next.is_some_and(|n| n.is_ascii_digit())
-                    || (next == Some('.')
-                        && self.peek_char_at(2).is_some_and(|n| n.is_ascii_digit())) =>
+                    || (next == Some('.') && self.peek_char_at(2).is_some_and(|n| n.is_ascii_digit())) =>
             {
                 return self.number(start)
             }
             c if is_ident_start(c) => return self.word(start),
             c => {
-                return Err(PatternError::new(
-                    start,
-                    format!("unexpected character {c:?}"),
-                ));
+                return Err(PatternError::new(start, format!("unexpected character {c:?}")));
             }
         };
         self.pos += len;
-        Ok(Token {
-            tok,
-            start,
-            end: self.pos,
-        })
+        Ok(Token { tok, start, end: self.pos })
     }
 
     fn token(&self, tok: Tok, start: usize) -> Result<Token, PatternError> {
-        Ok(Token {
-            tok,
-            start,
-            end: self.pos,
-        })
+        Ok(Token { tok, start, end: self.pos })
     }
 
     fn eat_digits(&mut self) -> &'a str {
@@ -289,44 +265,33 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
         }
         let int_digits = self.eat_digits();
-        let is_float = self.peek_char() == Some('.')
-            && self.peek_char_at(1).is_some_and(|c| c.is_ascii_digit());
+        let is_float = self.peek_char() == Some('.') && self.peek_char_at(1).is_some_and(|c| c.is_ascii_digit());
         if is_float {
             self.pos += 1;
             self.eat_digits();
             let text = self.src.get(start..self.pos).unwrap_or("");
             return match text.parse::<f64>() {
                 Ok(value) if value.is_finite() => self.token(Tok::Float { value, negative }, start),
-                _ => Err(PatternError::new(
-                    start,
-                    format!("float literal '{}' is out of range", excerpt(text)),
-                )),
+                _ => Err(PatternError::new(start, format!("float literal '{}' is out of range", excerpt(text)))),
             };
         }
         let text = self.src.get(start..self.pos).unwrap_or("");
         if int_digits.len() > 1 && int_digits.starts_with('0') {
             return Err(PatternError::new(
                 start,
-                format!(
-                    "invalid integer literal '{}': leading zeros are not allowed",
-                    excerpt(text)
-                ),
+                format!("invalid integer literal '{}': leading zeros are not allowed", excerpt(text)),
             ));
         }
-        let magnitude = int_digits
-            .parse::<u64>()
-            .ok()
-            .filter(|m| *m <= MAX_SAFE_INTEGER)
-            .ok_or_else(|| {
-                PatternError::new(
-                    start,
-                    format!(
-                        "integer literal '{}' is out of range (STIX integers must be within \
+        let magnitude = int_digits.parse::<u64>().ok().filter(|m| *m <= MAX_SAFE_INTEGER).ok_or_else(|| {
+            PatternError::new(
+                start,
+                format!(
+                    "integer literal '{}' is out of range (STIX integers must be within \
                          ±{MAX_SAFE_INTEGER})",
-                        excerpt(text)
-                    ),
-                )
-            })?;
+                    excerpt(text)
+                ),
+            )
+        })?;
         // magnitude <= 2^53 - 1, so the conversion and negation cannot overflow.
         let value = i64::try_from(magnitude).unwrap_or(i64::MAX);
         let value = if negative { -value } else { value };
@@ -364,24 +329,12 @@ impl<'a> Lexer<'a> {
         self.pos += 1; // the opening apostrophe
         let content_start = self.pos;
         let Some(len) = self.rest().find('\'') else {
-            return Err(PatternError::new(
-                start,
-                format!("unterminated {kind} literal"),
-            ));
+            return Err(PatternError::new(start, format!("unterminated {kind} literal")));
         };
-        let content = self
-            .src
-            .get(content_start..content_start + len)
-            .unwrap_or("");
+        let content = self.src.get(content_start..content_start + len).unwrap_or("");
         self.pos = content_start + len + 1;
         let invalid = |why: &str| {
-            PatternError::new(
-                start,
-                format!(
-                    "invalid {kind} literal {prefix}'{}': {why}",
-                    excerpt(content)
-                ),
-            )
+            PatternError::new(start, format!("invalid {kind} literal {prefix}'{}': {why}", excerpt(content)))
         };
         let tok = match prefix {
             "t" => {
@@ -415,10 +368,10 @@ impl<'a> Lexer<'a> {
                         return Err(PatternError::new(
                             at,
                             format!(
-                            "invalid escape sequence '\\{}' in string literal (only \\' and \\\\ \
+                                "invalid escape sequence '\\{}' in string literal (only \\' and \\\\ \
                                  are allowed)",
-                            c.escape_debug()
-                        ),
+                                c.escape_debug()
+                            ),
                         ))
                     }
                 },
@@ -430,9 +383,7 @@ impl<'a> Lexer<'a> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -445,16 +396,17 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 pub(crate) fn validate_timestamp(s: &str) -> Result<(), &'static str> {
     const FORMAT: &str = "expected YYYY-MM-DDTHH:MM:SS[.s+]Z";
     let b = s.as_bytes();
-    let digits = |from: usize, len: usize| -> Result<u32, &'static str> {
-        let part = b.get(from..from + len).ok_or(FORMAT)?;
-        part.iter().try_fold(0u32, |acc, &c| {
-            if c.is_ascii_digit() {
-                Ok(acc * 10 + u32::from(c - b'0'))
-            } else {
-                Err(FORMAT)
-            }
-        })
-    };
+    let digits =
+        |from: usize, len: usize| -> Result<u32, &'static str> {
+            let part = b.get(from..from + len).ok_or(FORMAT)?;
+            part.iter().try_fold(0u32, |acc, &c| {
+                if c.is_ascii_digit() {
+                    Ok(acc * 10 + u32::from(c - b'0'))
+                } else {
+                    Err(FORMAT)
+                }
+            })
+        };
     let sep = |at: usize, want: u8| {
         if b.get(at) == Some(&want) {
             Ok(())

@@ -26,8 +26,8 @@ mod tests_errors;
 mod tests_objects;
 
 pub use ast::{
-    Comparison, ComparisonExpression, Literal, ObjectPath, ObservationExpression, Operand,
-    Operator, PathComponent, Pattern, Qualifier,
+    Comparison, ComparisonExpression, Literal, ObjectPath, ObservationExpression, Operand, Operator, PathComponent,
+    Pattern, Qualifier,
 };
 pub use objects::{check_objects, observables, Observable};
 pub use parser::parse;
@@ -45,18 +45,12 @@ pub struct PatternError {
 impl PatternError {
     /// `"{what} at offset {offset}"`
     pub(crate) fn new(offset: usize, what: impl AsRef<str>) -> Self {
-        PatternError {
-            offset,
-            message: format!("{} at offset {offset}", what.as_ref()),
-        }
+        PatternError { offset, message: format!("{} at offset {offset}", what.as_ref()) }
     }
 
     /// `"{what} at offset {offset}, expected {expected}"`
     pub(crate) fn with_expected(offset: usize, what: impl AsRef<str>, expected: &str) -> Self {
-        PatternError {
-            offset,
-            message: format!("{} at offset {offset}, expected {expected}", what.as_ref()),
-        }
+        PatternError { offset, message: format!("{} at offset {offset}, expected {expected}", what.as_ref()) }
     }
 }
 

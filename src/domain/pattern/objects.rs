@@ -11,41 +11,14 @@ use super::ast::*;
 use super::PatternError;
 
 /// Properties every SCO has (`cyber-observable-core.json`).
-pub(crate) const COMMON_PROPERTIES: &[&str] = &[
-    "type",
-    "id",
-    "spec_version",
-    "object_marking_refs",
-    "granular_markings",
-    "defanged",
-    "extensions",
-];
+pub(crate) const COMMON_PROPERTIES: &[&str] =
+    &["type", "id", "spec_version", "object_marking_refs", "granular_markings", "defanged", "extensions"];
 
 /// The 18 STIX 2.1 SCO types and their own properties (excluding [`COMMON_PROPERTIES`]).
 pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
-    (
-        "artifact",
-        &[
-            "mime_type",
-            "payload_bin",
-            "url",
-            "hashes",
-            "encryption_algorithm",
-            "decryption_key",
-        ],
-    ),
+    ("artifact", &["mime_type", "payload_bin", "url", "hashes", "encryption_algorithm", "decryption_key"]),
     ("autonomous-system", &["number", "name", "rir"]),
-    (
-        "directory",
-        &[
-            "path",
-            "path_enc",
-            "ctime",
-            "mtime",
-            "atime",
-            "contains_refs",
-        ],
-    ),
+    ("directory", &["path", "path_enc", "ctime", "mtime", "atime", "contains_refs"]),
     ("domain-name", &["value", "resolves_to_refs"]),
     ("email-addr", &["value", "display_name", "belongs_to_ref"]),
     (
@@ -85,14 +58,8 @@ pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
             "content_ref",
         ],
     ),
-    (
-        "ipv4-addr",
-        &["value", "resolves_to_refs", "belongs_to_refs"],
-    ),
-    (
-        "ipv6-addr",
-        &["value", "resolves_to_refs", "belongs_to_refs"],
-    ),
+    ("ipv4-addr", &["value", "resolves_to_refs", "belongs_to_refs"]),
+    ("ipv6-addr", &["value", "resolves_to_refs", "belongs_to_refs"]),
     ("mac-addr", &["value"]),
     ("mutex", &["name"]),
     (
@@ -133,10 +100,7 @@ pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
             "child_refs",
         ],
     ),
-    (
-        "software",
-        &["name", "cpe", "swid", "languages", "vendor", "version"],
-    ),
+    ("software", &["name", "cpe", "swid", "languages", "vendor", "version"]),
     ("url", &["value"]),
     (
         "user-account",
@@ -157,16 +121,7 @@ pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
             "account_last_login",
         ],
     ),
-    (
-        "windows-registry-key",
-        &[
-            "key",
-            "values",
-            "modified_time",
-            "creator_user_ref",
-            "number_of_subkeys",
-        ],
-    ),
+    ("windows-registry-key", &["key", "values", "modified_time", "creator_user_ref", "number_of_subkeys"]),
     (
         "x509-certificate",
         &[
@@ -188,10 +143,7 @@ pub(crate) const SCO_PROPERTIES: &[(&str, &[&str])] = &[
 ];
 
 fn sco_properties(object_type: &str) -> Option<&'static [&'static str]> {
-    SCO_PROPERTIES
-        .iter()
-        .find(|(t, _)| *t == object_type)
-        .map(|(_, props)| *props)
+    SCO_PROPERTIES.iter().find(|(t, _)| *t == object_type).map(|(_, props)| *props)
 }
 
 /// Custom object type names (spec 11.2.1, deprecated but still valid): lowercase ASCII letters,
@@ -200,27 +152,21 @@ fn sco_properties(object_type: &str) -> Option<&'static [&'static str]> {
 fn is_valid_custom_type(t: &str) -> bool {
     (3..=250).contains(&t.len())
         && t.starts_with(|c: char| c.is_ascii_lowercase())
-        && t.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && t.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         && !t.contains("--")
 }
 
 /// Custom property names (spec 11.1.1): lowercase ASCII letters, digits and `_`, 3-250
 /// characters.
 fn is_valid_custom_property(p: &str) -> bool {
-    (3..=250).contains(&p.len())
-        && p.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+    (3..=250).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
 pub(crate) fn for_each_comparison<'p, E>(
     e: &'p ObservationExpression,
     f: &mut impl FnMut(&'p Comparison) -> Result<(), E>,
 ) -> Result<(), E> {
-    fn walk<'p, E>(
-        c: &'p ComparisonExpression,
-        f: &mut impl FnMut(&'p Comparison) -> Result<(), E>,
-    ) -> Result<(), E> {
+    fn walk<'p, E>(c: &'p ComparisonExpression, f: &mut impl FnMut(&'p Comparison) -> Result<(), E>) -> Result<(), E> {
         match c {
             ComparisonExpression::Comparison(c) => f(c),
             ComparisonExpression::And(items) | ComparisonExpression::Or(items) => {
@@ -232,9 +178,7 @@ pub(crate) fn for_each_comparison<'p, E>(
         ObservationExpression::Observation(c) => walk(c, f),
         ObservationExpression::And(items)
         | ObservationExpression::Or(items)
-        | ObservationExpression::FollowedBy(items) => {
-            items.iter().try_for_each(|i| for_each_comparison(i, f))
-        }
+        | ObservationExpression::FollowedBy(items) => items.iter().try_for_each(|i| for_each_comparison(i, f)),
         ObservationExpression::Qualified { expression, .. } => for_each_comparison(expression, f),
     }
 }
@@ -247,9 +191,7 @@ pub(crate) fn for_each_comparison<'p, E>(
 /// are accepted on the standard types; without it both are errors. The first offending path,
 /// in input order, is reported at the offset of its type or property.
 pub fn check_objects(pattern: &Pattern, allow_custom: bool) -> Result<(), PatternError> {
-    for_each_comparison(&pattern.expression, &mut |c: &Comparison| {
-        check_path(&c.path, allow_custom)
-    })
+    for_each_comparison(&pattern.expression, &mut |c: &Comparison| check_path(&c.path, allow_custom))
 }
 
 fn check_path(path: &ObjectPath, allow_custom: bool) -> Result<(), PatternError> {
@@ -277,10 +219,9 @@ fn check_path(path: &ObjectPath, allow_custom: bool) -> Result<(), PatternError>
                 Ok(())
             }
         }
-        Some(_) => Err(PatternError::new(
-            path.property_offset,
-            format!("'{shown}' is not a property of SCO type '{t}'"),
-        )),
+        Some(_) => {
+            Err(PatternError::new(path.property_offset, format!("'{shown}' is not a property of SCO type '{t}'")))
+        }
         None if !allow_custom => Err(PatternError::new(
             path.offset,
             if path.object_type.starts_with("x-") {

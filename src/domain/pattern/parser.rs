@@ -32,19 +32,11 @@ pub(crate) const MAX_DEPTH: usize = 100;
 
 /// Parses a STIX 2.1 pattern. Never panics; errors carry the byte offset of the problem.
 pub fn parse(input: &str) -> Result<Pattern, PatternError> {
-    let mut p = Parser {
-        src: input,
-        lexer: Lexer::new(input),
-        peeked: None,
-        depth: 0,
-    };
+    let mut p = Parser { src: input, lexer: Lexer::new(input), peeked: None, depth: 0 };
     let expression = p.followed_by()?;
     let t = p.bump()?;
     if t.tok != Tok::Eof {
-        return Err(p.unexpected(
-            &t,
-            "AND, OR, FOLLOWEDBY, a qualifier or the end of the pattern",
-        ));
+        return Err(p.unexpected(&t, "AND, OR, FOLLOWEDBY, a qualifier or the end of the pattern"));
     }
     Ok(Pattern { expression })
 }
@@ -199,10 +191,7 @@ impl<'a> Parser<'a> {
         if qualifiers.is_empty() {
             Ok(expression)
         } else {
-            Ok(ObservationExpression::Qualified {
-                expression: Box::new(expression),
-                qualifiers,
-            })
+            Ok(ObservationExpression::Qualified { expression: Box::new(expression), qualifiers })
         }
     }
 
@@ -240,21 +229,12 @@ impl<'a> Parser<'a> {
             QualifierKind::Within => {
                 let t = self.bump()?;
                 let seconds = match t.tok {
-                    Tok::Int {
-                        value,
-                        negative: false,
-                    } => value as f64,
-                    Tok::Float {
-                        value,
-                        negative: false,
-                    } => value,
+                    Tok::Int { value, negative: false } => value as f64,
+                    Tok::Float { value, negative: false } => value,
                     _ => return Err(self.unexpected(&t, "a positive number of seconds")),
                 };
                 if seconds <= 0.0 {
-                    return Err(PatternError::new(
-                        t.start,
-                        "WITHIN requires a positive number of seconds",
-                    ));
+                    return Err(PatternError::new(t.start, "WITHIN requires a positive number of seconds"));
                 }
                 self.expect(Tok::Kw(Keyword::Seconds), "SECONDS")?;
                 Qualifier::Within(seconds)
@@ -262,17 +242,11 @@ impl<'a> Parser<'a> {
             QualifierKind::Repeats => {
                 let t = self.bump()?;
                 let n = match t.tok {
-                    Tok::Int {
-                        value,
-                        negative: false,
-                    } => u64::try_from(value).unwrap_or(0),
+                    Tok::Int { value, negative: false } => u64::try_from(value).unwrap_or(0),
                     _ => return Err(self.unexpected(&t, "a positive integer")),
                 };
                 if n == 0 {
-                    return Err(PatternError::new(
-                        t.start,
-                        "REPEATS requires a positive integer",
-                    ));
+                    return Err(PatternError::new(t.start, "REPEATS requires a positive integer"));
                 }
                 self.expect(Tok::Kw(Keyword::Times), "TIMES")?;
                 Qualifier::Repeats(n)
@@ -315,12 +289,7 @@ impl<'a> Parser<'a> {
 
     fn prop_test(&mut self) -> Result<ComparisonExpression, PatternError> {
         let comparison = |path, negated, operator, operand| {
-            Ok(ComparisonExpression::Comparison(Comparison {
-                path,
-                negated,
-                operator,
-                operand,
-            }))
+            Ok(ComparisonExpression::Comparison(Comparison { path, negated, operator, operand }))
         };
         match self.peek()? {
             Tok::LParen => {
@@ -359,15 +328,10 @@ impl<'a> Parser<'a> {
                     _ => return Err(self.unexpected(&t, "a comparison operator")),
                 };
                 let operand = match operator {
-                    Operator::Equal | Operator::NotEqual => {
-                        Operand::Literal(self.literal(true, "a literal")?)
+                    Operator::Equal | Operator::NotEqual => Operand::Literal(self.literal(true, "a literal")?),
+                    Operator::Less | Operator::LessOrEqual | Operator::Greater | Operator::GreaterOrEqual => {
+                        Operand::Literal(self.literal(false, "a number, string, timestamp, binary or hex literal")?)
                     }
-                    Operator::Less
-                    | Operator::LessOrEqual
-                    | Operator::Greater
-                    | Operator::GreaterOrEqual => Operand::Literal(
-                        self.literal(false, "a number, string, timestamp, binary or hex literal")?,
-                    ),
                     Operator::In => Operand::Set(self.set()?),
                     _ => {
                         let t = self.bump()?;
@@ -418,22 +382,15 @@ impl<'a> Parser<'a> {
                 _ => break,
             }
         }
-        Ok(ObjectPath {
-            object_type,
-            property,
-            steps,
-            offset,
-            property_offset,
-        })
+        Ok(ObjectPath { object_type, property, steps, offset, property_offset })
     }
 
     fn key(&self, t: Token) -> Result<String, PatternError> {
         match t.tok {
             Tok::Ident(s) | Tok::Str(s) => Ok(s),
-            Tok::IdentHyphen(ref s) => Err(PatternError::new(
-                t.start,
-                format!("property name '{s}' contains '-' and must be quoted"),
-            )),
+            Tok::IdentHyphen(ref s) => {
+                Err(PatternError::new(t.start, format!("property name '{s}' contains '-' and must be quoted")))
+            }
             _ => Err(self.unexpected(&t, "a property name")),
         }
     }
@@ -490,9 +447,7 @@ impl<'a> Parser<'a> {
 fn first_path(e: &ComparisonExpression) -> Option<&ObjectPath> {
     match e {
         ComparisonExpression::Comparison(c) => Some(&c.path),
-        ComparisonExpression::And(items) | ComparisonExpression::Or(items) => {
-            items.first().and_then(first_path)
-        }
+        ComparisonExpression::And(items) | ComparisonExpression::Or(items) => items.first().and_then(first_path),
     }
 }
 
@@ -523,11 +478,8 @@ fn satisfiable_types(e: &ComparisonExpression) -> Result<BTreeSet<&str>, Pattern
                 if both.is_empty() {
                     let offset = first_path(item).map_or(0, |p| p.offset);
                     let list = |s: &BTreeSet<&str>| {
-                        let mut names: Vec<String> = s
-                            .iter()
-                            .take(3)
-                            .map(|t| format!("'{}'", super::excerpt(t)))
-                            .collect();
+                        let mut names: Vec<String> =
+                            s.iter().take(3).map(|t| format!("'{}'", super::excerpt(t))).collect();
                         if s.len() > 3 {
                             names.push("…".to_string());
                         }

@@ -19,11 +19,7 @@ const ROUND_TRIP_CASES: u32 = 3_000;
 
 fn config(cases: u32) -> Config {
     // No persistence: failures are reported by the test output, not written to disk.
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
+    Config { cases, failure_persistence: None, ..Config::default() }
 }
 
 /// Whatever the input, `parse` returns; errors point inside the input and name their offset;
@@ -35,14 +31,8 @@ fn exercise(input: &str) -> Result<(), TestCaseError> {
             let _ = check_objects(&p, true);
             let _ = observables(&p);
             let text = p.to_string();
-            let again = parse(&text)
-                .map_err(|e| TestCaseError::fail(format!("{text:?} (from {input:?}): {e}")))?;
-            prop_assert_eq!(
-                without_offsets(&again),
-                without_offsets(&p),
-                "printed as {:?}",
-                text
-            );
+            let again = parse(&text).map_err(|e| TestCaseError::fail(format!("{text:?} (from {input:?}): {e}")))?;
+            prop_assert_eq!(without_offsets(&again), without_offsets(&p), "printed as {:?}", text);
         }
         Err(e) => {
             prop_assert!(e.offset <= input.len(), "{:?} for {:?}", e, input);
@@ -190,11 +180,7 @@ fn fuzz_token_sequences() {
 /// Valid patterns (printed random ASTs) with a few token-level edits: near-valid input.
 #[test]
 fn fuzz_token_edits_of_valid_patterns() {
-    let edit = (
-        0u8..5,
-        any::<prop::sample::Index>(),
-        prop::sample::select(TOKENS),
-    );
+    let edit = (0u8..5, any::<prop::sample::Index>(), prop::sample::select(TOKENS));
     let strategy = (arb_pattern(), prop::collection::vec(edit, 0..3)).prop_map(|(ast, edits)| {
         let text = ast.to_string();
         let mut tokens: Vec<&str> = text.split(' ').collect();
@@ -221,19 +207,10 @@ fn fuzz_token_edits_of_valid_patterns() {
 
 #[test]
 fn fuzz_mutated_spec_examples() {
-    let alphabet: Vec<char> = "[]()'\\=!<>:.,*+-_ aAzZ09tbhNOTANDOR\u{0}é\n"
-        .chars()
-        .collect();
-    let edit = (
-        0u8..3,
-        any::<prop::sample::Index>(),
-        prop::sample::select(alphabet),
-    );
-    let strategy = (
-        prop::sample::select(SPEC_EXAMPLES),
-        prop::collection::vec(edit, 1..4),
-    )
-        .prop_map(|(seed, edits)| {
+    let alphabet: Vec<char> = "[]()'\\=!<>:.,*+-_ aAzZ09tbhNOTANDOR\u{0}é\n".chars().collect();
+    let edit = (0u8..3, any::<prop::sample::Index>(), prop::sample::select(alphabet));
+    let strategy =
+        (prop::sample::select(SPEC_EXAMPLES), prop::collection::vec(edit, 1..4)).prop_map(|(seed, edits)| {
             let mut chars: Vec<char> = seed.chars().collect();
             for (kind, at, c) in edits {
                 let i = at.index(chars.len() + 1);
@@ -255,11 +232,8 @@ fn fuzz_mutated_spec_examples() {
 
 fn arb_type() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec!["ipv4-addr", "file", "x-usb-device", "t", "AND-x", "_"])
-            .prop_map(String::from),
-        "[a-zA-Z_][a-zA-Z0-9_-]{0,10}".prop_filter("reserved word", |s| {
-            !RESERVED_WORDS.contains(&s.as_str())
-        }),
+        prop::sample::select(vec!["ipv4-addr", "file", "x-usb-device", "t", "AND-x", "_"]).prop_map(String::from),
+        "[a-zA-Z_][a-zA-Z0-9_-]{0,10}".prop_filter("reserved word", |s| { !RESERVED_WORDS.contains(&s.as_str()) }),
     ]
 }
 
@@ -267,8 +241,7 @@ fn arb_key() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z_][a-z0-9_]{0,8}",
         ".{0,8}",
-        prop::sample::select(vec!["SHA-256", "IN", "true", "t", "it's", "a\\b", ""])
-            .prop_map(String::from),
+        prop::sample::select(vec!["SHA-256", "IN", "true", "t", "it's", "a\\b", ""]).prop_map(String::from),
     ]
 }
 
@@ -282,16 +255,8 @@ fn arb_step() -> impl Strategy<Value = PathComponent> {
 }
 
 fn arb_timestamp() -> impl Strategy<Value = String> {
-    (
-        0u32..=9999,
-        1u32..=12,
-        1u32..=31,
-        0u32..=23,
-        0u32..=59,
-        0u32..=60,
-        "(\\.[0-9]{1,9})?",
-    )
-        .prop_map(|(y, mo, d, h, mi, s, frac)| {
+    (0u32..=9999, 1u32..=12, 1u32..=31, 0u32..=23, 0u32..=59, 0u32..=60, "(\\.[0-9]{1,9})?").prop_map(
+        |(y, mo, d, h, mi, s, frac)| {
             let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
             let days = match mo {
                 2 if leap => 29,
@@ -299,11 +264,9 @@ fn arb_timestamp() -> impl Strategy<Value = String> {
                 4 | 6 | 9 | 11 => 30,
                 _ => 31,
             };
-            format!(
-                "{y:04}-{mo:02}-{:02}T{h:02}:{mi:02}:{s:02}{frac}Z",
-                d.min(days)
-            )
-        })
+            format!("{y:04}-{mo:02}-{:02}T{h:02}:{mi:02}:{s:02}{frac}Z", d.min(days))
+        },
+    )
 }
 
 fn arb_literal(kind: u8) -> BoxedStrategy<Literal> {
@@ -311,10 +274,7 @@ fn arb_literal(kind: u8) -> BoxedStrategy<Literal> {
     match kind {
         0 => ".{0,12}".prop_map(Literal::String).boxed(),
         1 => (-max..=max).prop_map(Literal::Integer).boxed(),
-        2 => any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Literal::Float)
-            .boxed(),
+        2 => any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Literal::Float).boxed(),
         3 => any::<bool>().prop_map(Literal::Boolean).boxed(),
         4 => arb_timestamp().prop_map(Literal::Timestamp).boxed(),
         5 => prop::collection::vec(any::<u8>(), 1..12)
@@ -323,16 +283,7 @@ fn arb_literal(kind: u8) -> BoxedStrategy<Literal> {
         _ => (prop::collection::vec(any::<u8>(), 0..8), any::<bool>())
             .prop_map(|(bytes, upper)| {
                 Literal::Hex(
-                    bytes
-                        .iter()
-                        .map(|b| {
-                            if upper {
-                                format!("{b:02X}")
-                            } else {
-                                format!("{b:02x}")
-                            }
-                        })
-                        .collect(),
+                    bytes.iter().map(|b| if upper { format!("{b:02X}") } else { format!("{b:02x}") }).collect(),
                 )
             })
             .boxed(),
@@ -342,20 +293,13 @@ fn arb_literal(kind: u8) -> BoxedStrategy<Literal> {
 fn arb_operand(operator: Operator) -> BoxedStrategy<Operand> {
     match operator {
         Operator::Exists => Just(Operand::None).boxed(),
-        Operator::Equal | Operator::NotEqual => (0u8..7)
-            .prop_flat_map(arb_literal)
-            .prop_map(Operand::Literal)
-            .boxed(),
+        Operator::Equal | Operator::NotEqual => (0u8..7).prop_flat_map(arb_literal).prop_map(Operand::Literal).boxed(),
         Operator::Less | Operator::LessOrEqual | Operator::Greater | Operator::GreaterOrEqual => {
-            prop::sample::select(vec![0u8, 1, 2, 4, 5, 6])
-                .prop_flat_map(arb_literal)
-                .prop_map(Operand::Literal)
-                .boxed()
+            prop::sample::select(vec![0u8, 1, 2, 4, 5, 6]).prop_flat_map(arb_literal).prop_map(Operand::Literal).boxed()
         }
-        Operator::In => (0u8..7)
-            .prop_flat_map(|k| prop::collection::vec(arb_literal(k), 0..4))
-            .prop_map(Operand::Set)
-            .boxed(),
+        Operator::In => {
+            (0u8..7).prop_flat_map(|k| prop::collection::vec(arb_literal(k), 0..4)).prop_map(Operand::Set).boxed()
+        }
         _ => arb_literal(0).prop_map(Operand::Literal).boxed(),
     }
 }
@@ -375,28 +319,13 @@ fn arb_comparison() -> impl Strategy<Value = Comparison> {
         Operator::IsSuperset,
         Operator::Exists,
     ];
-    let path = (
-        arb_type(),
-        arb_key(),
-        prop::collection::vec(arb_step(), 0..4),
-    )
-        .prop_map(|(object_type, property, steps)| ObjectPath {
-            object_type,
-            property,
-            steps,
-            offset: 0,
-            property_offset: 0,
+    let path =
+        (arb_type(), arb_key(), prop::collection::vec(arb_step(), 0..4)).prop_map(|(object_type, property, steps)| {
+            ObjectPath { object_type, property, steps, offset: 0, property_offset: 0 }
         });
-    (path, any::<bool>(), prop::sample::select(operators)).prop_flat_map(
-        |(path, negated, operator)| {
-            arb_operand(operator).prop_map(move |operand| Comparison {
-                path: path.clone(),
-                negated,
-                operator,
-                operand,
-            })
-        },
-    )
+    (path, any::<bool>(), prop::sample::select(operators)).prop_flat_map(|(path, negated, operator)| {
+        arb_operand(operator).prop_map(move |operand| Comparison { path: path.clone(), negated, operator, operand })
+    })
 }
 
 /// Spec 9.5 (enforced by the parser): everything under an AND uses one object type.
@@ -404,17 +333,13 @@ fn unify_and(e: ComparisonExpression) -> ComparisonExpression {
     fn first_type(e: &ComparisonExpression) -> String {
         match e {
             ComparisonExpression::Comparison(c) => c.path.object_type.clone(),
-            ComparisonExpression::And(v) | ComparisonExpression::Or(v) => {
-                v.first().map(first_type).unwrap_or_default()
-            }
+            ComparisonExpression::And(v) | ComparisonExpression::Or(v) => v.first().map(first_type).unwrap_or_default(),
         }
     }
     fn set_type(e: &mut ComparisonExpression, t: &str) {
         match e {
             ComparisonExpression::Comparison(c) => c.path.object_type = t.to_string(),
-            ComparisonExpression::And(v) | ComparisonExpression::Or(v) => {
-                v.iter_mut().for_each(|i| set_type(i, t))
-            }
+            ComparisonExpression::And(v) | ComparisonExpression::Or(v) => v.iter_mut().for_each(|i| set_type(i, t)),
         }
     }
     match e {
@@ -423,9 +348,7 @@ fn unify_and(e: ComparisonExpression) -> ComparisonExpression {
             v.iter_mut().for_each(|i| set_type(i, &t));
             ComparisonExpression::And(v)
         }
-        ComparisonExpression::Or(v) => {
-            ComparisonExpression::Or(v.into_iter().map(unify_and).collect())
-        }
+        ComparisonExpression::Or(v) => ComparisonExpression::Or(v.into_iter().map(unify_and).collect()),
         c => c,
     }
 }
@@ -445,31 +368,22 @@ fn arb_comparison_expression() -> impl Strategy<Value = ComparisonExpression> {
 fn arb_qualifiers() -> impl Strategy<Value = Vec<Qualifier>> {
     let within = prop_oneof![
         (1u32..100_000).prop_map(f64::from),
-        any::<f64>()
-            .prop_map(f64::abs)
-            .prop_filter("positive, finite", |f| f.is_finite() && *f > 0.0),
+        any::<f64>().prop_map(f64::abs).prop_filter("positive, finite", |f| f.is_finite() && *f > 0.0),
     ];
     let repeats = 1..=MAX_SAFE_INTEGER;
     let start_stop = (arb_timestamp(), arb_timestamp());
-    (
-        within,
-        repeats,
-        start_stop,
-        prop::sample::subsequence(vec![0, 1, 2], 1..=3).prop_shuffle(),
-    )
-        .prop_map(|(w, r, (start, stop), order)| {
+    (within, repeats, start_stop, prop::sample::subsequence(vec![0, 1, 2], 1..=3).prop_shuffle()).prop_map(
+        |(w, r, (start, stop), order)| {
             order
                 .into_iter()
                 .map(|i| match i {
                     0 => Qualifier::Within(w),
                     1 => Qualifier::Repeats(r),
-                    _ => Qualifier::StartStop {
-                        start: start.clone(),
-                        stop: stop.clone(),
-                    },
+                    _ => Qualifier::StartStop { start: start.clone(), stop: stop.clone() },
                 })
                 .collect()
-        })
+        },
+    )
 }
 
 fn arb_pattern() -> impl Strategy<Value = Pattern> {
@@ -479,13 +393,9 @@ fn arb_pattern() -> impl Strategy<Value = Pattern> {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 2..4).prop_map(ObservationExpression::And),
                 prop::collection::vec(inner.clone(), 2..4).prop_map(ObservationExpression::Or),
-                prop::collection::vec(inner.clone(), 2..4)
-                    .prop_map(ObservationExpression::FollowedBy),
+                prop::collection::vec(inner.clone(), 2..4).prop_map(ObservationExpression::FollowedBy),
                 (inner, arb_qualifiers()).prop_map(|(e, qualifiers)| {
-                    ObservationExpression::Qualified {
-                        expression: Box::new(e),
-                        qualifiers,
-                    }
+                    ObservationExpression::Qualified { expression: Box::new(e), qualifiers }
                 }),
             ]
         })
@@ -511,8 +421,5 @@ fn random_asts_round_trip_through_text() {
 
 #[test]
 fn total_fuzz_cases() {
-    assert_eq!(
-        ARBITRARY_CASES + TOKEN_CASES + TOKEN_EDIT_CASES + MUTATION_CASES,
-        20_000
-    );
+    assert_eq!(ARBITRARY_CASES + TOKEN_CASES + TOKEN_EDIT_CASES + MUTATION_CASES, 20_000);
 }

@@ -9,9 +9,7 @@ pub(super) fn without_offsets(p: &Pattern) -> Pattern {
                 c.path.offset = 0;
                 c.path.property_offset = 0;
             }
-            ComparisonExpression::And(items) | ComparisonExpression::Or(items) => {
-                items.iter_mut().for_each(cmp)
-            }
+            ComparisonExpression::And(items) | ComparisonExpression::Or(items) => items.iter_mut().for_each(cmp),
         }
     }
     fn obs(e: &mut ObservationExpression) {
@@ -35,11 +33,7 @@ pub(super) fn ok(input: &str) -> Pattern {
             // Every accepted pattern prints back to text that parses to the same AST.
             let text = p.to_string();
             let again = parse(&text).unwrap_or_else(|e| panic!("{text:?} does not reparse: {e}"));
-            assert_eq!(
-                without_offsets(&again),
-                without_offsets(&p),
-                "round trip of {input:?}"
-            );
+            assert_eq!(without_offsets(&again), without_offsets(&p), "round trip of {input:?}");
             p
         }
         Err(e) => panic!("{input:?} should parse, got: {e}"),
@@ -47,31 +41,15 @@ pub(super) fn ok(input: &str) -> Pattern {
 }
 
 fn path(t: &str, prop: &str, steps: Vec<PathComponent>) -> ObjectPath {
-    ObjectPath {
-        object_type: t.into(),
-        property: prop.into(),
-        steps,
-        offset: 0,
-        property_offset: 0,
-    }
+    ObjectPath { object_type: t.into(), property: prop.into(), steps, offset: 0, property_offset: 0 }
 }
 
 fn cmp(t: &str, prop: &str, operator: Operator, operand: Operand) -> ComparisonExpression {
-    ComparisonExpression::Comparison(Comparison {
-        path: path(t, prop, vec![]),
-        negated: false,
-        operator,
-        operand,
-    })
+    ComparisonExpression::Comparison(Comparison { path: path(t, prop, vec![]), negated: false, operator, operand })
 }
 
 fn eq_int(t: &str, prop: &str, v: i64) -> ComparisonExpression {
-    cmp(
-        t,
-        prop,
-        Operator::Equal,
-        Operand::Literal(Literal::Integer(v)),
-    )
+    cmp(t, prop, Operator::Equal, Operand::Literal(Literal::Integer(v)))
 }
 
 /// The AST of `input` without offsets.
@@ -101,18 +79,14 @@ fn literal(input: &str) -> Literal {
 #[test]
 fn simple_pattern_structure_and_offsets() {
     let p = ok("[ipv4-addr:value = '198.51.100.1/32']");
-    let ObservationExpression::Observation(ComparisonExpression::Comparison(c)) = &p.expression
-    else {
+    let ObservationExpression::Observation(ComparisonExpression::Comparison(c)) = &p.expression else {
         panic!("{p:?}")
     };
     assert_eq!(c.path.object_type, "ipv4-addr");
     assert_eq!(c.path.property, "value");
     assert_eq!((c.path.offset, c.path.property_offset), (1, 11));
     assert_eq!(c.operator, Operator::Equal);
-    assert_eq!(
-        c.operand,
-        Operand::Literal(Literal::String("198.51.100.1/32".into()))
-    );
+    assert_eq!(c.operand, Operand::Literal(Literal::String("198.51.100.1/32".into())));
     assert_eq!(p.to_string(), "[ipv4-addr:value = '198.51.100.1/32']");
 }
 
@@ -135,34 +109,17 @@ fn every_operator_with_and_without_not() {
     for (text, op) in cases {
         for not in ["", "NOT "] {
             let c = single(&format!("[ipv4-addr:value {not}{text} '10.0.0.0/8']"));
-            assert_eq!(
-                (c.operator, c.negated),
-                (op, !not.is_empty()),
-                "{not}{text}"
-            );
+            assert_eq!((c.operator, c.negated), (op, !not.is_empty()), "{not}{text}");
         }
     }
     let c = single("[file:size NOT IN (1, 2, 3)]");
     assert!(c.negated);
     assert_eq!(c.operator, Operator::In);
-    assert_eq!(
-        c.operand,
-        Operand::Set(vec![
-            Literal::Integer(1),
-            Literal::Integer(2),
-            Literal::Integer(3)
-        ])
-    );
+    assert_eq!(c.operand, Operand::Set(vec![Literal::Integer(1), Literal::Integer(2), Literal::Integer(3)]));
     assert_eq!(single("[file:name IN ()]").operand, Operand::Set(vec![]));
-    assert_eq!(
-        single("[file:name IN('a')]").operand,
-        Operand::Set(vec![Literal::String("a".into())])
-    );
+    assert_eq!(single("[file:name IN('a')]").operand, Operand::Set(vec![Literal::String("a".into())]));
     let c = single("[EXISTS windows-registry-key:values]");
-    assert_eq!(
-        (c.operator, c.negated, c.operand),
-        (Operator::Exists, false, Operand::None)
-    );
+    assert_eq!((c.operator, c.negated, c.operand), (Operator::Exists, false, Operand::None));
     let c = single("[NOT EXISTS windows-registry-key:values]");
     assert_eq!((c.operator, c.negated), (Operator::Exists, true));
     assert_eq!(c.path.offset, 12);
@@ -170,28 +127,16 @@ fn every_operator_with_and_without_not() {
 
 #[test]
 fn literals() {
-    assert_eq!(
-        literal("[x:y = 'it\\'s a \\\\ test']"),
-        Literal::String("it's a \\ test".into())
-    );
+    assert_eq!(literal("[x:y = 'it\\'s a \\\\ test']"), Literal::String("it's a \\ test".into()));
     assert_eq!(literal("[x:y = '']"), Literal::String(String::new()));
-    assert_eq!(
-        literal("[x:y = 'multi\nline é']"),
-        Literal::String("multi\nline é".into())
-    );
+    assert_eq!(literal("[x:y = 'multi\nline é']"), Literal::String("multi\nline é".into()));
     assert_eq!(literal("[x:y = 42]"), Literal::Integer(42));
     assert_eq!(literal("[x:y = +42]"), Literal::Integer(42));
     assert_eq!(literal("[x:y = -42]"), Literal::Integer(-42));
     assert_eq!(literal("[x:y = 0]"), Literal::Integer(0));
     assert_eq!(literal("[x:y = -0]"), Literal::Integer(0));
-    assert_eq!(
-        literal("[x:y = 9007199254740991]"),
-        Literal::Integer(9_007_199_254_740_991)
-    );
-    assert_eq!(
-        literal("[x:y = -9007199254740991]"),
-        Literal::Integer(-9_007_199_254_740_991)
-    );
+    assert_eq!(literal("[x:y = 9007199254740991]"), Literal::Integer(9_007_199_254_740_991));
+    assert_eq!(literal("[x:y = -9007199254740991]"), Literal::Integer(-9_007_199_254_740_991));
     assert_eq!(literal("[x:y = 7.0]"), Literal::Float(7.0));
     assert_eq!(literal("[x:y = -1.25]"), Literal::Float(-1.25));
     assert_eq!(literal("[x:y = .5]"), Literal::Float(0.5));
@@ -207,39 +152,17 @@ fn literals() {
         "2000-02-29T12:00:00Z",
         "2024-02-29T12:00:00.1Z",
     ] {
-        assert_eq!(
-            literal(&format!("[x:y = t'{ts}']")),
-            Literal::Timestamp(ts.into())
-        );
+        assert_eq!(literal(&format!("[x:y = t'{ts}']")), Literal::Timestamp(ts.into()));
     }
-    for b in [
-        "dGhpcyBpcyBhIHRlc3Q=",
-        "ABI=",
-        "QQ==",
-        "AAAA",
-        "+/+/",
-        "dGhp\ncyBp",
-    ] {
-        assert_eq!(
-            literal(&format!("[x:y_bin = b'{b}']")),
-            Literal::Binary(b.into())
-        );
+    for b in ["dGhpcyBpcyBhIHRlc3Q=", "ABI=", "QQ==", "AAAA", "+/+/", "dGhp\ncyBp"] {
+        assert_eq!(literal(&format!("[x:y_bin = b'{b}']")), Literal::Binary(b.into()));
     }
     for h in ["ffd8", "FFD8", "0a1B", ""] {
-        assert_eq!(
-            literal(&format!("[x:y_hex = h'{h}']")),
-            Literal::Hex(h.into())
-        );
+        assert_eq!(literal(&format!("[x:y_hex = h'{h}']")), Literal::Hex(h.into()));
     }
     // Order comparisons take any literal but booleans.
-    assert_eq!(
-        literal("[file:ctime > t'2016-01-01T00:00:00Z']"),
-        Literal::Timestamp("2016-01-01T00:00:00Z".into())
-    );
-    assert_eq!(
-        literal("[file:magic_number_hex < h'ff']"),
-        Literal::Hex("ff".into())
-    );
+    assert_eq!(literal("[file:ctime > t'2016-01-01T00:00:00Z']"), Literal::Timestamp("2016-01-01T00:00:00Z".into()));
+    assert_eq!(literal("[file:magic_number_hex < h'ff']"), Literal::Hex("ff".into()));
 }
 
 #[test]
@@ -267,31 +190,18 @@ fn object_paths() {
     let c = single("[network-traffic:protocols[0] = 'tcp']");
     assert_eq!(c.path.steps, vec![PathComponent::Index(0)]);
     let c = single("[x:list[-1].a[+2] = 1]");
-    assert_eq!(
-        c.path.steps,
-        vec![
-            PathComponent::Index(-1),
-            PathComponent::Key("a".into()),
-            PathComponent::Index(2)
-        ]
-    );
+    assert_eq!(c.path.steps, vec![PathComponent::Index(-1), PathComponent::Key("a".into()), PathComponent::Index(2)]);
     // Quoted first property, keyword keys must be quoted, escapes in keys.
     let c = single("[x-custom:'first-prop'.'IN'.'it\\'s' = 1]");
     assert_eq!(c.path.property, "first-prop");
     assert_eq!(c.path.to_string(), "x-custom:'first-prop'.'IN'.'it\\'s'");
     // Quoting that is not needed is dropped when printing.
-    assert_eq!(
-        single("[file:hashes.'MD5' = 'x']").path.to_string(),
-        "file:hashes.MD5"
-    );
+    assert_eq!(single("[file:hashes.'MD5' = 'x']").path.to_string(), "file:hashes.MD5");
     // Tokens may be separated by whitespace.
     let c = single("[ file : hashes . 'SHA-256' [ * ] = 'x' ]");
     assert_eq!(c.path.to_string(), "file:hashes.'SHA-256'[*]");
     // Identifiers are ASCII letters, digits, '_' (and '-' in types).
-    assert_eq!(
-        single("[x_whatever:_a1 = 1]").path.object_type,
-        "x_whatever"
-    );
+    assert_eq!(single("[x_whatever:_a1 = 1]").path.object_type, "x_whatever");
 }
 
 #[test]
@@ -311,10 +221,7 @@ fn observation_operator_precedence_and_associativity() {
         ObservationExpression::FollowedBy(vec![o(1), ObservationExpression::Or(vec![o(2), o(3)])])
     );
     // Chains are flat; parentheses are kept as structure.
-    assert_eq!(
-        shape("[a:b = 1] AND [a:b = 2] AND [a:b = 3]"),
-        ObservationExpression::And(vec![o(1), o(2), o(3)])
-    );
+    assert_eq!(shape("[a:b = 1] AND [a:b = 2] AND [a:b = 3]"), ObservationExpression::And(vec![o(1), o(2), o(3)]));
     let p = ok("[a:b = 1] AND ([a:b = 2] AND [a:b = 3])");
     assert_eq!(
         without_offsets(&p).expression,
@@ -334,10 +241,7 @@ fn qualifiers() {
         shape("[a:b = 1] FOLLOWEDBY [a:b = 2] REPEATS 5 TIMES"),
         ObservationExpression::FollowedBy(vec![
             obs(eq_int("a", "b", 1)),
-            ObservationExpression::Qualified {
-                expression: o(2),
-                qualifiers: vec![Qualifier::Repeats(5)]
-            },
+            ObservationExpression::Qualified { expression: o(2), qualifiers: vec![Qualifier::Repeats(5)] },
         ])
     );
     let p = ok("([a:b = 1] AND [a:b = 2]) REPEATS 5 TIMES WITHIN 300 SECONDS");
@@ -348,32 +252,21 @@ fn qualifiers() {
             qualifiers: vec![Qualifier::Repeats(5), Qualifier::Within(300.0)],
         }
     );
-    assert_eq!(
-        p.to_string(),
-        "([a:b = 1] AND [a:b = 2]) REPEATS 5 TIMES WITHIN 300 SECONDS"
-    );
-    let p = ok(
-        "[a:b = 1] START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z' WITHIN 2.5 SECONDS",
-    );
+    assert_eq!(p.to_string(), "([a:b = 1] AND [a:b = 2]) REPEATS 5 TIMES WITHIN 300 SECONDS");
+    let p = ok("[a:b = 1] START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z' WITHIN 2.5 SECONDS");
     assert_eq!(
         without_offsets(&p).expression,
         ObservationExpression::Qualified {
             expression: o(1),
             qualifiers: vec![
-                Qualifier::StartStop {
-                    start: "2016-06-01T00:00:00Z".into(),
-                    stop: "2016-07-01T00:00:00Z".into()
-                },
+                Qualifier::StartStop { start: "2016-06-01T00:00:00Z".into(), stop: "2016-07-01T00:00:00Z".into() },
                 Qualifier::Within(2.5),
             ],
         }
     );
     // The same kind again is fine once parentheses make a new observation expression.
     let p = ok("([a:b = 1] WITHIN 5 SECONDS) WITHIN 6 SECONDS");
-    assert_eq!(
-        p.to_string(),
-        "([a:b = 1] WITHIN 5 SECONDS) WITHIN 6 SECONDS"
-    );
+    assert_eq!(p.to_string(), "([a:b = 1] WITHIN 5 SECONDS) WITHIN 6 SECONDS");
     ok("[a:b = 1] WITHIN +5 SECONDS REPEATS +2 TIMES");
     ok("[a:b = 1] WITHIN .5 SECONDS");
 }
@@ -383,24 +276,15 @@ fn comparison_precedence_and_parentheses() {
     let c = |p: &str| eq_int("a", p, 1);
     assert_eq!(
         shape("[a:x = 1 AND a:y = 1 OR a:z = 1]"),
-        obs(ComparisonExpression::Or(vec![
-            ComparisonExpression::And(vec![c("x"), c("y")]),
-            c("z")
-        ]))
+        obs(ComparisonExpression::Or(vec![ComparisonExpression::And(vec![c("x"), c("y")]), c("z")]))
     );
     assert_eq!(
         shape("[a:x = 1 AND (a:y = 1 OR a:z = 1)]"),
-        obs(ComparisonExpression::And(vec![
-            c("x"),
-            ComparisonExpression::Or(vec![c("y"), c("z")])
-        ]))
+        obs(ComparisonExpression::And(vec![c("x"), ComparisonExpression::Or(vec![c("y"), c("z")])]))
     );
     assert_eq!(shape("[((a:x = 1))]"), obs(c("x")));
     let p = ok("[(a:x = 1 OR a:y = 1) AND (a:z = 1 OR a:w = 1)]");
-    assert_eq!(
-        p.to_string(),
-        "[(a:x = 1 OR a:y = 1) AND (a:z = 1 OR a:w = 1)]"
-    );
+    assert_eq!(p.to_string(), "[(a:x = 1 OR a:y = 1) AND (a:z = 1 OR a:w = 1)]");
 }
 
 #[test]
@@ -411,11 +295,7 @@ fn whitespace_and_comments() {
         "/* c1 */[file:name/*c2*/='a'// line\n]AND[file:size>5]// end",
         "[file:name\x0b=\x0c'a']AND[file:size>5]",
     ] {
-        assert_eq!(
-            without_offsets(&ok(variant)),
-            without_offsets(&a),
-            "{variant:?}"
-        );
+        assert_eq!(without_offsets(&ok(variant)), without_offsets(&a), "{variant:?}");
     }
 }
 
@@ -490,10 +370,7 @@ fn spec_examples_parse() {
     }
     // Spot checks of structure.
     let c = single(r"[directory:path LIKE 'C:\\Windows\\%\\foo']");
-    assert_eq!(
-        c.operand,
-        Operand::Literal(Literal::String(r"C:\Windows\%\foo".into()))
-    );
+    assert_eq!(c.operand, Operand::Literal(Literal::String(r"C:\Windows\%\foo".into())));
     let p = ok(SPEC_EXAMPLES[SPEC_EXAMPLES.len() - 1]);
     assert!(matches!(&p.expression, ObservationExpression::Or(items) if items.len() == 2));
 }

@@ -11,21 +11,15 @@ use super::*;
 const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/stix2-json-schemas");
 
 fn obs(t: &str, p: &str, v: &str) -> Observable {
-    Observable {
-        object_type: t.into(),
-        property: p.into(),
-        value: v.into(),
-    }
+    Observable { object_type: t.into(), property: p.into(), value: v.into() }
 }
 
 #[test]
 fn observables_from_equality_and_in() {
-    let p = ok(
-        "[ipv4-addr:value = '10.0.0.1' OR ipv4-addr:value = '10.0.0.1' OR \
+    let p = ok("[ipv4-addr:value = '10.0.0.1' OR ipv4-addr:value = '10.0.0.1' OR \
                 domain-name:value IN ('a.example', 'b.example', 'a.example')] \
                 AND [file:hashes.'SHA-256' = 'ef53' AND file:hashes.'MD5' == 'aa11'] \
-                FOLLOWEDBY [url:value = 'http://x/'] WITHIN 5 SECONDS",
-    );
+                FOLLOWEDBY [url:value = 'http://x/'] WITHIN 5 SECONDS");
     assert_eq!(
         observables(&p),
         vec![
@@ -41,32 +35,24 @@ fn observables_from_equality_and_in() {
 
 #[test]
 fn observables_skip_negated_and_non_equality() {
-    let p = ok(
-        "[email-addr:value NOT = 'a@x' OR email-addr:value != 'b@x' OR \
+    let p = ok("[email-addr:value NOT = 'a@x' OR email-addr:value != 'b@x' OR \
                 email-addr:value LIKE '%@x' OR email-addr:value MATCHES 'c' OR \
                 email-addr:value NOT IN ('d@x') OR email-addr:value > 'e' OR \
                 email-addr:display_name = 5 OR email-addr:value = h'00' OR \
                 email-addr:value IN (1, 2) OR EXISTS email-addr:value OR \
-                email-addr:value = 'kept@x']",
-    );
+                email-addr:value = 'kept@x']");
     assert_eq!(observables(&p), vec![obs("email-addr", "value", "kept@x")]);
     assert!(observables(&ok("[ipv4-addr:value ISSUBSET '10.0.0.0/8']")).is_empty());
 }
 
 #[test]
 fn observable_properties_are_normalised() {
-    let p = ok(
-        "[file : extensions . 'windows-pebinary-ext' . sections [ * ] . name = 'x'] OR \
-                [x:a[+1].'b c'.'it\\'s'.'IN' = 'y'] OR [file:'hashes'.'SHA-256' = 'z']",
-    );
+    let p = ok("[file : extensions . 'windows-pebinary-ext' . sections [ * ] . name = 'x'] OR \
+                [x:a[+1].'b c'.'it\\'s'.'IN' = 'y'] OR [file:'hashes'.'SHA-256' = 'z']");
     assert_eq!(
         observables(&p),
         vec![
-            obs(
-                "file",
-                "extensions.'windows-pebinary-ext'.sections[*].name",
-                "x"
-            ),
+            obs("file", "extensions.'windows-pebinary-ext'.sections[*].name", "x"),
             obs("x", "a[1].'b c'.'it\\'s'.'IN'", "y"),
             obs("file", "hashes.'SHA-256'", "z"),
         ]
@@ -101,12 +87,7 @@ fn check_err(input: &str, allow_custom: bool, offset: usize, message: &str) {
 
 #[test]
 fn check_objects_errors() {
-    check_err(
-        "[foo:bar = 1]",
-        false,
-        1,
-        "unknown SCO type 'foo' at offset 1",
-    );
+    check_err("[foo:bar = 1]", false, 1, "unknown SCO type 'foo' at offset 1");
     check_err(
         "[ipv4-addr:value = '1.2.3.4' OR x-usb-device:serial = '1']",
         false,
@@ -140,10 +121,7 @@ fn check_objects_errors() {
          letter, 3-250 characters) at offset 1",
     );
     let e = check_objects(&ok("[x--y:abc = 1]"), true).unwrap_err();
-    assert!(
-        e.message.starts_with("invalid custom object type 'x--y'"),
-        "{e}"
-    );
+    assert!(e.message.starts_with("invalid custom object type 'x--y'"), "{e}");
     check_err(
         "[x-acme:ab = 1]",
         true,
@@ -151,26 +129,11 @@ fn check_objects_errors() {
         "invalid property name 'ab' for custom object type 'x-acme' (only a-z, 0-9 and '_', \
          3-250 characters) at offset 8",
     );
-    check_err(
-        "[file:'hashes-x' = 1]",
-        true,
-        6,
-        "'hashes-x' is not a property of SCO type 'file' at offset 6",
-    );
+    check_err("[file:'hashes-x' = 1]", true, 6, "'hashes-x' is not a property of SCO type 'file' at offset 6");
     // Keys on the standard types are case-sensitive, like JSON.
-    check_err(
-        "[File:name = 'a']",
-        false,
-        1,
-        "unknown SCO type 'File' at offset 1",
-    );
+    check_err("[File:name = 'a']", false, 1, "unknown SCO type 'File' at offset 1");
     // The first offending path in input order is reported.
-    check_err(
-        "[file:nope = 1] AND [bad:x = 1]",
-        false,
-        6,
-        "'nope' is not a property of SCO type 'file' at offset 6",
-    );
+    check_err("[file:nope = 1] AND [bad:x = 1]", false, 6, "'nope' is not a property of SCO type 'file' at offset 6");
 }
 
 #[test]
@@ -223,12 +186,7 @@ fn schema_properties(schema: &serde_json::Value, out: &mut BTreeSet<String>) {
         out.extend(props.keys().cloned());
     }
     for combinator in ["allOf", "oneOf", "anyOf"] {
-        for branch in schema
-            .get(combinator)
-            .and_then(|b| b.as_array())
-            .into_iter()
-            .flatten()
-        {
+        for branch in schema.get(combinator).and_then(|b| b.as_array()).into_iter().flatten() {
             schema_properties(branch, out);
         }
     }
@@ -251,21 +209,15 @@ fn sco_tables_match_the_json_schemas() {
     let mut types = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).expect("observable schemas directory") {
         let path = entry.expect("dir entry").path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".json"))
-        else {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".json")) else {
             continue;
         };
         types.insert(name.to_string());
         let mut props = BTreeSet::new();
         schema_properties(&read_json(&path), &mut props);
         let expected: BTreeSet<String> = props.difference(&common).cloned().collect();
-        let table = SCO_PROPERTIES
-            .iter()
-            .find(|(t, _)| *t == name)
-            .unwrap_or_else(|| panic!("no table entry for {name}"));
+        let table =
+            SCO_PROPERTIES.iter().find(|(t, _)| *t == name).unwrap_or_else(|| panic!("no table entry for {name}"));
         let ours: BTreeSet<String> = table.1.iter().map(|s| s.to_string()).collect();
         assert_eq!(ours, expected, "properties of {name}");
     }
@@ -278,14 +230,8 @@ fn collect_patterns(value: &serde_json::Value, out: &mut Vec<String>) {
     match value {
         serde_json::Value::Object(map) => {
             let is_stix_indicator = map.get("type").and_then(|t| t.as_str()) == Some("indicator")
-                && map
-                    .get("pattern_type")
-                    .and_then(|t| t.as_str())
-                    .is_none_or(|t| t == "stix");
-            if let (true, Some(p)) = (
-                is_stix_indicator,
-                map.get("pattern").and_then(|p| p.as_str()),
-            ) {
+                && map.get("pattern_type").and_then(|t| t.as_str()).is_none_or(|t| t == "stix");
+            if let (true, Some(p)) = (is_stix_indicator, map.get("pattern").and_then(|p| p.as_str())) {
                 out.push(p.to_string());
             }
             map.values().for_each(|v| collect_patterns(v, out));
@@ -314,11 +260,7 @@ fn example_indicators_from_the_schema_repository() {
     for file in &files {
         collect_patterns(&read_json(file), &mut patterns);
     }
-    assert!(
-        patterns.len() >= 40,
-        "only {} example patterns found",
-        patterns.len()
-    );
+    assert!(patterns.len() >= 40, "only {} example patterns found", patterns.len());
     let mut indexed = 0;
     for pattern in &patterns {
         let p = ok(pattern);
@@ -327,9 +269,7 @@ fn example_indicators_from_the_schema_repository() {
     }
     assert!(indexed >= 80, "only {indexed} observables extracted");
     let p = ok("[file:hashes.'SHA-256' = 'ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c']");
-    assert!(patterns
-        .iter()
-        .any(|s| without(s) == without(&p.to_string())));
+    assert!(patterns.iter().any(|s| without(s) == without(&p.to_string())));
 }
 
 fn without(s: &str) -> String {

@@ -58,7 +58,9 @@ impl Ctx<'_> {
 
 /// Property names: 3–250 characters of a-z, 0-9 and `_` (STIX 2.1 §3.1), or `id`.
 fn valid_property_name(name: &str) -> bool {
-    (name.len() >= 3 || name == "id") && name.len() <= 250 && name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+    (name.len() >= 3 || name == "id")
+        && name.len() <= 250
+        && name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
 /// Validates one object (already known to be a JSON object with a valid `type` and `id`).
@@ -68,7 +70,8 @@ pub fn validate(obj: &Obj<'_>, custom: CustomContent) -> Result<Option<crate::do
     let ctx = Ctx { ty, custom };
     let Some(spec) = spec_of(ty) else {
         if custom == CustomContent::Reject {
-            return ctx.fail("type", format!("'{ty}' is not a STIX 2.1 type and this collection refuses custom content"));
+            return ctx
+                .fail("type", format!("'{ty}' is not a STIX 2.1 type and this collection refuses custom content"));
         }
         return rules::custom_object(obj, &ctx).map(|_| None);
     };
@@ -89,7 +92,8 @@ pub fn validate(obj: &Obj<'_>, custom: CustomContent) -> Result<Option<crate::do
             None if name == "id" => {}
             None => {
                 if custom == CustomContent::Reject {
-                    return ctx.fail(name, "not a property of this type, and this collection refuses custom properties");
+                    return ctx
+                        .fail(name, "not a property of this type, and this collection refuses custom properties");
                 }
                 if spec.category == Category::Sdo && !name.starts_with("x_") && !rules::tolerated_extra(ty, name) {
                     return ctx.fail(name, "custom properties must start with 'x_'");
@@ -125,7 +129,11 @@ pub(crate) fn check_kind(ctx: &Ctx<'_>, name: &str, value: &Json<'_>, kind: Kind
             if lo.is_some_and(|lo| n < lo) || hi.is_some_and(|hi| n > hi) {
                 return ctx.fail(
                     name,
-                    format!("must be between {} and {}", lo.map_or("-∞".into(), |v| v.to_string()), hi.map_or("∞".into(), |v| v.to_string())),
+                    format!(
+                        "must be between {} and {}",
+                        lo.map_or("-∞".into(), |v| v.to_string()),
+                        hi.map_or("∞".into(), |v| v.to_string())
+                    ),
                 );
             }
             Ok(())
@@ -201,7 +209,8 @@ fn non_empty_list<'v>(ctx: &Ctx<'_>, name: &str, value: &'v Json<'_>) -> Result<
 }
 
 fn has_millis(s: &str) -> bool {
-    s.get(19..).is_some_and(|rest| rest.starts_with('.') && rest[1..].bytes().take_while(u8::is_ascii_digit).count() >= 3)
+    s.get(19..)
+        .is_some_and(|rest| rest.starts_with('.') && rest[1..].bytes().take_while(u8::is_ascii_digit).count() >= 3)
 }
 
 fn base64_ok(s: &str) -> bool {

@@ -50,7 +50,8 @@ pub fn ref_targets(ty: &str, property: &str) -> Option<&'static [&'static str]> 
 }
 
 pub fn ref_target_matches(allowed: &[&str], t: &str) -> bool {
-    (allowed.contains(&SDO) && (is_sdo(t) || t.starts_with("x-"))) || (allowed.contains(&SCO) && (is_sco(t) || t.starts_with("x-")))
+    (allowed.contains(&SDO) && (is_sdo(t) || t.starts_with("x-")))
+        || (allowed.contains(&SCO) && (is_sco(t) || t.starts_with("x-")))
 }
 
 /// Properties outside the tables that are still standard (none today; kept as the one place to add them).
@@ -66,7 +67,11 @@ fn not_before(obj: &Obj<'_>, ctx: &Ctx<'_>, earlier: &str, later: &str, strictly
     if let (Some(a), Some(b)) = (ts(obj, earlier), ts(obj, later)) {
         if b < a || (strictly && b == a) {
             let how = if strictly { "later than" } else { "earlier than" };
-            return if strictly { ctx.fail(later, format!("must be {how} {earlier}")) } else { ctx.fail(later, format!("must not be {how} {earlier}")) };
+            return if strictly {
+                ctx.fail(later, format!("must be {how} {earlier}"))
+            } else {
+                ctx.fail(later, format!("must not be {how} {earlier}"))
+            };
         }
     }
     Ok(())
@@ -102,7 +107,10 @@ fn extensions(ctx: &Ctx<'_>, value: &Json<'_>, category: Category) -> Result<(),
                 return ctx.fail("extensions", format!("'{key}': this collection refuses custom extensions"));
             }
         } else if category != Category::Sco && ctx.custom == CustomContent::Reject {
-            return ctx.fail("extensions", format!("'{key}' is not a predefined extension, and this collection refuses custom content"));
+            return ctx.fail(
+                "extensions",
+                format!("'{key}' is not a predefined extension, and this collection refuses custom content"),
+            );
         }
     }
     Ok(())
@@ -128,7 +136,8 @@ pub fn custom_object(obj: &Obj<'_>, ctx: &Ctx<'_>) -> Result<(), Violation> {
     not_before(obj, ctx, "created", "modified", false)
 }
 
-const HASH_LENGTHS: &[(&str, usize)] = &[("MD5", 32), ("SHA-1", 40), ("SHA-256", 64), ("SHA-512", 128), ("SHA3-256", 64), ("SHA3-512", 128)];
+const HASH_LENGTHS: &[(&str, usize)] =
+    &[("MD5", 32), ("SHA-1", 40), ("SHA-256", 64), ("SHA-512", 128), ("SHA3-256", 64), ("SHA3-512", 128)];
 
 pub fn hashes(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Violation> {
     let Some(map) = value.as_object() else { return ctx.fail(name, "must be a dictionary of hashes") };
@@ -150,9 +159,12 @@ pub fn hashes(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Violati
 }
 
 pub fn kill_chains(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Violation> {
-    let Some(list) = value.as_array().filter(|l| !l.is_empty()) else { return ctx.fail(name, "must be a non-empty list") };
+    let Some(list) = value.as_array().filter(|l| !l.is_empty()) else {
+        return ctx.fail(name, "must be a non-empty list");
+    };
     for p in list {
-        let ok = p.get("kill_chain_name").and_then(Json::as_str).is_some() && p.get("phase_name").and_then(Json::as_str).is_some();
+        let ok = p.get("kill_chain_name").and_then(Json::as_str).is_some()
+            && p.get("phase_name").and_then(Json::as_str).is_some();
         if !ok {
             return ctx.fail(name, "each kill chain phase needs kill_chain_name and phase_name strings");
         }
@@ -161,14 +173,17 @@ pub fn kill_chains(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Vi
 }
 
 pub fn external_references(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Violation> {
-    let Some(list) = value.as_array().filter(|l| !l.is_empty()) else { return ctx.fail(name, "must be a non-empty list") };
+    let Some(list) = value.as_array().filter(|l| !l.is_empty()) else {
+        return ctx.fail(name, "must be a non-empty list");
+    };
     for r in list {
         let Some(r) = r.as_object() else { return ctx.fail(name, "each external reference must be an object") };
         let Some(source) = r.get("source_name").and_then(Json::as_str) else {
             return ctx.fail(name, "each external reference needs a source_name");
         };
         if !["description", "url", "external_id"].iter().any(|k| r.contains_key(*k)) {
-            return ctx.fail(name, "an external reference needs a description, url or external_id as well as source_name");
+            return ctx
+                .fail(name, "an external reference needs a description, url or external_id as well as source_name");
         }
         for k in ["description", "url", "external_id"] {
             if r.get(k).is_some_and(|v| !v.is_string()) {
@@ -186,7 +201,9 @@ pub fn external_references(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Resul
 }
 
 pub fn granular_markings(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Result<(), Violation> {
-    let Some(list) = value.as_array().filter(|l| !l.is_empty()) else { return ctx.fail(name, "must be a non-empty list") };
+    let Some(list) = value.as_array().filter(|l| !l.is_empty()) else {
+        return ctx.fail(name, "must be a non-empty list");
+    };
     for g in list {
         let Some(g) = g.as_object() else { return ctx.fail(name, "each granular marking must be an object") };
         let selectors = g.get("selectors").and_then(Json::as_array);
@@ -217,7 +234,8 @@ pub fn specific(obj: &Obj<'_>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Result<Option<
             if obj.get("pattern_type").and_then(Json::as_str) == Some("stix") {
                 let text = obj.get("pattern").and_then(Json::as_str).unwrap_or("");
                 let parsed = pattern::parse(text).map_err(|e| Violation(format!("indicator.pattern: {e}")))?;
-                pattern::check_objects(&parsed, ctx.custom == CustomContent::Allow).map_err(|e| Violation(format!("indicator.pattern: {e}")))?;
+                pattern::check_objects(&parsed, ctx.custom == CustomContent::Allow)
+                    .map_err(|e| Violation(format!("indicator.pattern: {e}")))?;
                 return Ok(Some(parsed));
             }
         }
@@ -252,12 +270,17 @@ pub fn specific(obj: &Obj<'_>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Result<Option<
                 }
             }
         }
-        "campaign" | "intrusion-set" | "threat-actor" | "infrastructure" => not_before(obj, ctx, "first_seen", "last_seen", false)?,
+        "campaign" | "intrusion-set" | "threat-actor" | "infrastructure" => {
+            not_before(obj, ctx, "first_seen", "last_seen", false)?
+        }
         "location" => location(obj, ctx)?,
         "relationship" => {
             for end in ["source_ref", "target_ref"] {
                 let t = obj.get(end).and_then(Json::as_str).and_then(type_of).unwrap_or("");
-                if matches!(t, "relationship" | "sighting" | "marking-definition" | "language-content" | "extension-definition") {
+                if matches!(
+                    t,
+                    "relationship" | "sighting" | "marking-definition" | "language-content" | "extension-definition"
+                ) {
                     return ctx.fail(end, format!("must reference an SDO or SCO, not '{t}'"));
                 }
             }
@@ -275,7 +298,9 @@ pub fn specific(obj: &Obj<'_>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Result<Option<
                 return ctx.fail("hashes", "required when url is present");
             }
         }
-        "file" if !has(obj, "hashes") && !has(obj, "name") => return ctx.fail("name", "one of hashes or name is required"),
+        "file" if !has(obj, "hashes") && !has(obj, "name") => {
+            return ctx.fail("name", "one of hashes or name is required")
+        }
         "network-traffic" => {
             if !has(obj, "src_ref") && !has(obj, "dst_ref") {
                 return ctx.fail("src_ref", "one of src_ref or dst_ref is required");
@@ -287,7 +312,9 @@ pub fn specific(obj: &Obj<'_>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Result<Option<
         }
         "autonomous-system" if !has(obj, "number") => return ctx.fail("number", "required property is missing"),
         "directory" if !has(obj, "path") => return ctx.fail("path", "required property is missing"),
-        "email-message" if !has(obj, "is_multipart") => return ctx.fail("is_multipart", "required property is missing"),
+        "email-message" if !has(obj, "is_multipart") => {
+            return ctx.fail("is_multipart", "required property is missing")
+        }
         "email-message" => {
             let multipart = obj.get("is_multipart").and_then(Json::as_bool) == Some(true);
             if multipart && has(obj, "body") {
@@ -298,7 +325,9 @@ pub fn specific(obj: &Obj<'_>, spec: &TypeSpec, ctx: &Ctx<'_>) -> Result<Option<
             }
         }
         "process" | "user-account" | "windows-registry-key" | "x509-certificate" => {
-            let meaningful = obj.keys().any(|k| !matches!(k, "type" | "id" | "spec_version" | "object_marking_refs" | "granular_markings" | "defanged"));
+            let meaningful = obj.keys().any(|k| {
+                !matches!(k, "type" | "id" | "spec_version" | "object_marking_refs" | "granular_markings" | "defanged")
+            });
             if !meaningful {
                 return ctx.fail("type", "at least one property specific to this type is required");
             }
@@ -342,11 +371,17 @@ fn marking_definition(obj: &Obj<'_>, ctx: &Ctx<'_>) -> Result<(), Violation> {
     }
     match (obj.get("definition_type").and_then(Json::as_str), obj.get("definition")) {
         (Some("statement"), Some(d)) if d.get("statement").and_then(Json::as_str).is_some() => Ok(()),
-        (Some("tlp"), Some(d)) if matches!(d.get("tlp").and_then(Json::as_str), Some("white" | "green" | "amber" | "red")) => Ok(()),
+        (Some("tlp"), Some(d))
+            if matches!(d.get("tlp").and_then(Json::as_str), Some("white" | "green" | "amber" | "red")) =>
+        {
+            Ok(())
+        }
         (Some("statement" | "tlp"), _) => ctx.fail("definition", "does not match definition_type"),
         (Some(other), _) => ctx.fail("definition_type", format!("'{other}' is not 'statement' or 'tlp'")),
         (None, Some(_)) => ctx.fail("definition_type", "required when definition is present"),
         (None, None) if has(obj, "extensions") => Ok(()),
-        (None, None) => ctx.fail("definition", "a marking definition needs definition_type and definition, or extensions"),
+        (None, None) => {
+            ctx.fail("definition", "a marking definition needs definition_type and definition, or extensions")
+        }
     }
 }

@@ -10,7 +10,12 @@ use crate::http::error::ApiError;
 use crate::http::media::require_taxii_accept;
 use crate::http::AppState;
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     require_taxii_accept(&req)?;
     let root = api_root(&state, &path)?;
     let viewer = caller.viewer();

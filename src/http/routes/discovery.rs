@@ -13,7 +13,11 @@ fn base_url(req: &HttpRequest) -> String {
     format!("https://{}", req.connection_info().host())
 }
 
-pub async fn discovery(req: HttpRequest, state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn discovery(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> Result<HttpResponse, ApiError> {
     require_taxii_accept(&req)?;
     let base = base_url(&req);
     let taxii = &state.config.taxii;

@@ -27,10 +27,7 @@ pub fn taxii_response(status: StatusCode) -> HttpResponseBuilder {
 }
 
 pub fn api_root<'a>(state: &'a AppState, path: &str) -> Result<&'a ApiRootConfig, ApiError> {
-    state
-        .config
-        .api_root(path)
-        .ok_or_else(|| ApiError::NotFound(format!("no API root '{path}' on this server")))
+    state.config.api_root(path).ok_or_else(|| ApiError::NotFound(format!("no API root '{path}' on this server")))
 }
 
 /// The collection as the caller may know it. A collection outside the caller's trust groups
@@ -43,11 +40,8 @@ pub async fn visible_collection(
 ) -> Result<(Collection, Access), ApiError> {
     api_root(state, root)?;
     let not_found = || ApiError::NotFound(format!("no collection '{id_or_alias}' in API root '{root}'"));
-    let (collection, membership) = state
-        .storage
-        .collection(root, id_or_alias, caller.account.organisation_id)
-        .await?
-        .ok_or_else(not_found)?;
+    let (collection, membership) =
+        state.storage.collection(root, id_or_alias, caller.account.organisation_id).await?.ok_or_else(not_found)?;
     let access = collection_access(&caller.viewer(), membership);
     if !access.is_listed() {
         return Err(not_found());

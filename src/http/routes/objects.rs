@@ -8,6 +8,7 @@ use super::{api_root, taxii_response, visible_collection};
 use crate::domain::cursor::{Position, Scope};
 use crate::domain::envelope;
 use crate::domain::filters::{parse_query, Endpoint};
+use crate::domain::model::Role;
 use crate::domain::model::{Collection, Page, StoredObject};
 use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::{format_micros, format_nanos, now_micros};
@@ -16,7 +17,6 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::media::{require_taxii_accept, require_taxii_content_type};
 use crate::http::AppState;
-use crate::domain::model::Role;
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, Projection};
 
 struct Listed {
@@ -80,7 +80,9 @@ async fn list(
         detail: None,
     });
     let next = match (page.more, page.items.last()) {
-        (true, Some(last)) => Some(state.cursor_key.encode(&scope, Position { date_added: last.date_added, seq: last.seq })),
+        (true, Some(last)) => {
+            Some(state.cursor_key.encode(&scope, Position { date_added: last.date_added, seq: last.seq }))
+        }
         _ => None,
     };
     Ok((collection, Listed { page, next }))
@@ -97,7 +99,9 @@ fn with_date_headers(items: &[StoredObject]) -> HttpResponseBuilder {
 
 /// `{"more":…,"next":…,"<key>":[…]}` with `<key>` and `next` omitted when empty, as §3.7 asks.
 fn paged_body(listed: &Listed, key: &str, mut write_items: impl FnMut(&mut String)) -> String {
-    let mut out = String::with_capacity(64 + listed.page.items.iter().map(|o| o.raw.as_ref().map_or(120, |r| r.len() + 1)).sum::<usize>());
+    let mut out = String::with_capacity(
+        64 + listed.page.items.iter().map(|o| o.raw.as_ref().map_or(120, |r| r.len() + 1)).sum::<usize>(),
+    );
     out.push_str(if listed.page.more { "{\"more\":true" } else { "{\"more\":false" });
     if let Some(next) = &listed.next {
         out.push_str(",\"next\":");
@@ -228,7 +232,9 @@ pub async fn delete_object(
             tracing::info!(object = %id, versions = n, "deleted object versions");
             Ok(taxii_response(StatusCode::OK).finish())
         }
-        DeleteOutcome::NotFound => Err(ApiError::NotFound(format!("no object '{id}' matching the request in this collection"))),
+        DeleteOutcome::NotFound => {
+            Err(ApiError::NotFound(format!("no object '{id}' matching the request in this collection")))
+        }
         DeleteOutcome::NotProducer => Err(ApiError::Forbidden(
             "only the organisation that shared an object (or a hub administrator) may delete it".into(),
         )),
@@ -295,7 +301,10 @@ pub async fn add_objects(
         collection_key: Some(collection.key),
         object_count: status.success_count as u64,
         object_ids: Some(accepted_ids.join(",")),
-        detail: Some(format!("status {}: {} accepted, {} refused", status.id, status.success_count, status.failure_count)),
+        detail: Some(format!(
+            "status {}: {} accepted, {} refused",
+            status.id, status.success_count, status.failure_count
+        )),
         ..AuditNote::default()
     });
     let body = serde_json::to_string(&status).map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -8,8 +8,8 @@ use tokio_postgres::Row;
 use super::objects::{collection_from_row, COLLECTION_COLUMNS};
 use super::{db_err, pool_err, PostgresStorage};
 use crate::domain::model::{
-    AccountRecord, AccountUpdate, ApiKeyRecord, Collection, CollectionUpdate, GroupMember, Membership, NewAccount, NewCollection,
-    NewOrganisation, Organisation, OrganisationKind, OrganisationUpdate, Role, TrustGroup,
+    AccountRecord, AccountUpdate, ApiKeyRecord, Collection, CollectionUpdate, GroupMember, Membership, NewAccount,
+    NewCollection, NewOrganisation, Organisation, OrganisationKind, OrganisationUpdate, Role, TrustGroup,
 };
 use crate::domain::timestamp::{now_micros, Micros};
 use crate::storage::directory::DirectoryStore;
@@ -46,12 +46,27 @@ fn organisation_from_row(r: &Row) -> Organisation {
 }
 
 fn key_from_row(r: &Row) -> ApiKeyRecord {
-    ApiKeyRecord { id: r.get(0), account_id: r.get(1), prefix: r.get(2), label: r.get(3), created: r.get(4), expires: r.get(5), revoked: r.get(6) }
+    ApiKeyRecord {
+        id: r.get(0),
+        account_id: r.get(1),
+        prefix: r.get(2),
+        label: r.get(3),
+        created: r.get(4),
+        expires: r.get(5),
+        revoked: r.get(6),
+    }
 }
 
 type Sets = Vec<(&'static str, Box<dyn ToSql + Sync + Send>)>;
 
-async fn update_row(pool: &Pool, table: &str, key_column: &str, key: Box<dyn ToSql + Sync + Send>, what: &str, sets: Sets) -> Result<(), StorageError> {
+async fn update_row(
+    pool: &Pool,
+    table: &str,
+    key_column: &str,
+    key: Box<dyn ToSql + Sync + Send>,
+    what: &str,
+    sets: Sets,
+) -> Result<(), StorageError> {
     let client = pool.get().await.map_err(pool_err)?;
     let n = if sets.is_empty() {
         client
@@ -61,7 +76,8 @@ async fn update_row(pool: &Pool, table: &str, key_column: &str, key: Box<dyn ToS
     } else {
         let assignments: Vec<String> = sets.iter().enumerate().map(|(i, (c, _))| format!("{c} = ${}", i + 1)).collect();
         let sql = format!("UPDATE {table} SET {} WHERE {key_column} = ${}", assignments.join(", "), sets.len() + 1);
-        let mut values: Vec<&(dyn ToSql + Sync)> = sets.iter().map(|(_, v)| v.as_ref() as &(dyn ToSql + Sync)).collect();
+        let mut values: Vec<&(dyn ToSql + Sync)> =
+            sets.iter().map(|(_, v)| v.as_ref() as &(dyn ToSql + Sync)).collect();
         values.push(key.as_ref());
         client.execute(&sql, &values).await.map_err(db_err)?
     };
@@ -80,7 +96,10 @@ async fn members<C: GenericClient>(client: &C, id: i64) -> Result<Vec<GroupMembe
         .query("SELECT organisation_id, can_read, can_write FROM trust_group_members WHERE trust_group_id = $1 ORDER BY organisation_id", &[&id])
         .await
         .map_err(db_err)?;
-    Ok(rows.iter().map(|r| GroupMember { organisation_id: r.get(0), can_read: r.get(1), can_write: r.get(2) }).collect())
+    Ok(rows
+        .iter()
+        .map(|r| GroupMember { organisation_id: r.get(0), can_read: r.get(1), can_write: r.get(2) })
+        .collect())
 }
 
 macro_rules! with_client {
@@ -111,7 +130,10 @@ impl DirectoryStore for PostgresStorage {
 
     async fn organisations(&self) -> Result<Vec<Organisation>, StorageError> {
         with_client!(self, |c| {
-            let rows = c.query("SELECT id, name, identity_id, sector, kind FROM organisations ORDER BY id", &[]).await.map_err(db_err)?;
+            let rows = c
+                .query("SELECT id, name, identity_id, sector, kind FROM organisations ORDER BY id", &[])
+                .await
+                .map_err(db_err)?;
             Ok(rows.iter().map(organisation_from_row).collect())
         })
         .await
@@ -119,7 +141,10 @@ impl DirectoryStore for PostgresStorage {
 
     async fn organisation(&self, id: i64) -> Result<Option<Organisation>, StorageError> {
         with_client!(self, |c| {
-            let row = c.query_opt("SELECT id, name, identity_id, sector, kind FROM organisations WHERE id = $1", &[&id]).await.map_err(db_err)?;
+            let row = c
+                .query_opt("SELECT id, name, identity_id, sector, kind FROM organisations WHERE id = $1", &[&id])
+                .await
+                .map_err(db_err)?;
             Ok(row.as_ref().map(organisation_from_row))
         })
         .await
@@ -128,7 +153,10 @@ impl DirectoryStore for PostgresStorage {
     async fn organisation_by_name(&self, name: &str) -> Result<Option<i64>, StorageError> {
         let name = name.to_string();
         with_client!(self, |c| {
-            Ok(c.query_opt("SELECT id FROM organisations WHERE name = $1", &[&name]).await.map_err(db_err)?.map(|r| r.get(0)))
+            Ok(c.query_opt("SELECT id FROM organisations WHERE name = $1", &[&name])
+                .await
+                .map_err(db_err)?
+                .map(|r| r.get(0)))
         })
         .await
     }
@@ -197,7 +225,10 @@ impl DirectoryStore for PostgresStorage {
 
     async fn account(&self, id: i64) -> Result<Option<AccountRecord>, StorageError> {
         with_client!(self, |c| {
-            let stmt = c.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1")).await.map_err(db_err)?;
+            let stmt = c
+                .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"))
+                .await
+                .map_err(db_err)?;
             Ok(c.query_opt(&stmt, &[&id]).await.map_err(db_err)?.map(|r| account_from_row(&r, 0)))
         })
         .await
@@ -206,13 +237,20 @@ impl DirectoryStore for PostgresStorage {
     async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>, StorageError> {
         let username = username.to_string();
         with_client!(self, |c| {
-            let stmt = c.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.username = $1")).await.map_err(db_err)?;
+            let stmt = c
+                .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.username = $1"))
+                .await
+                .map_err(db_err)?;
             Ok(c.query_opt(&stmt, &[&username]).await.map_err(db_err)?.map(|r| account_from_row(&r, 0)))
         })
         .await
     }
 
-    async fn account_by_certificate(&self, fingerprint: &str, subject: &str) -> Result<Option<AccountRecord>, StorageError> {
+    async fn account_by_certificate(
+        &self,
+        fingerprint: &str,
+        subject: &str,
+    ) -> Result<Option<AccountRecord>, StorageError> {
         let (fp, subject) = (fingerprint.to_ascii_lowercase(), subject.to_string());
         with_client!(self, |c| {
             let row = c
@@ -266,7 +304,14 @@ impl DirectoryStore for PostgresStorage {
         .await
     }
 
-    async fn create_api_key(&self, account_id: i64, prefix: &str, hash: [u8; 32], label: Option<&str>, expires: Option<Micros>) -> Result<ApiKeyRecord, StorageError> {
+    async fn create_api_key(
+        &self,
+        account_id: i64,
+        prefix: &str,
+        hash: [u8; 32],
+        label: Option<&str>,
+        expires: Option<Micros>,
+    ) -> Result<ApiKeyRecord, StorageError> {
         let (prefix, label) = (prefix.to_string(), label.map(str::to_string));
         with_client!(self, |c| {
             let created = now_micros();
@@ -282,7 +327,10 @@ impl DirectoryStore for PostgresStorage {
         .await
     }
 
-    async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<(ApiKeyRecord, Vec<u8>, AccountRecord)>, StorageError> {
+    async fn api_key_by_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(ApiKeyRecord, Vec<u8>, AccountRecord)>, StorageError> {
         let prefix = prefix.to_string();
         with_client!(self, |c| {
             let stmt = c
@@ -296,7 +344,13 @@ impl DirectoryStore for PostgresStorage {
 
     async fn api_keys(&self, account_id: i64) -> Result<Vec<ApiKeyRecord>, StorageError> {
         with_client!(self, |c| {
-            let rows = c.query(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.account_id = $1 ORDER BY k.id"), &[&account_id]).await.map_err(db_err)?;
+            let rows = c
+                .query(
+                    &format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.account_id = $1 ORDER BY k.id"),
+                    &[&account_id],
+                )
+                .await
+                .map_err(db_err)?;
             Ok(rows.iter().map(key_from_row).collect())
         })
         .await
@@ -304,7 +358,14 @@ impl DirectoryStore for PostgresStorage {
 
     async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<(), StorageError> {
         with_client!(self, |c| {
-            match c.execute("UPDATE api_keys SET revoked = TRUE WHERE id = $1 AND account_id = $2", &[&key_id, &account_id]).await.map_err(db_err)? {
+            match c
+                .execute(
+                    "UPDATE api_keys SET revoked = TRUE WHERE id = $1 AND account_id = $2",
+                    &[&key_id, &account_id],
+                )
+                .await
+                .map_err(db_err)?
+            {
                 0 => Err(StorageError::NotFound("API key".into())),
                 _ => Ok(()),
             }
@@ -316,7 +377,10 @@ impl DirectoryStore for PostgresStorage {
         let (name, description) = (name.to_string(), description.map(str::to_string));
         with_client!(self, |c| {
             let row = c
-                .query_one("INSERT INTO trust_groups (name, description, created) VALUES ($1, $2, $3) RETURNING id", &[&name, &description, &now_micros()])
+                .query_one(
+                    "INSERT INTO trust_groups (name, description, created) VALUES ($1, $2, $3) RETURNING id",
+                    &[&name, &description, &now_micros()],
+                )
                 .await
                 .map_err(db_err)?;
             Ok(row.get(0))
@@ -326,7 +390,8 @@ impl DirectoryStore for PostgresStorage {
 
     async fn trust_groups(&self) -> Result<Vec<TrustGroup>, StorageError> {
         with_client!(self, |c| {
-            let rows = c.query("SELECT id, name, description FROM trust_groups ORDER BY id", &[]).await.map_err(db_err)?;
+            let rows =
+                c.query("SELECT id, name, description FROM trust_groups ORDER BY id", &[]).await.map_err(db_err)?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
                 let id: i64 = r.get(0);
@@ -339,15 +404,26 @@ impl DirectoryStore for PostgresStorage {
 
     async fn trust_group(&self, id: i64) -> Result<Option<TrustGroup>, StorageError> {
         with_client!(self, |c| {
-            match c.query_opt("SELECT name, description FROM trust_groups WHERE id = $1", &[&id]).await.map_err(db_err)? {
+            match c
+                .query_opt("SELECT name, description FROM trust_groups WHERE id = $1", &[&id])
+                .await
+                .map_err(db_err)?
+            {
                 None => Ok(None),
-                Some(r) => Ok(Some(TrustGroup { id, name: r.get(0), description: r.get(1), members: members(&c, id).await? })),
+                Some(r) => {
+                    Ok(Some(TrustGroup { id, name: r.get(0), description: r.get(1), members: members(&c, id).await? }))
+                }
             }
         })
         .await
     }
 
-    async fn update_trust_group(&self, id: i64, name: Option<String>, description: Option<Option<String>>) -> Result<(), StorageError> {
+    async fn update_trust_group(
+        &self,
+        id: i64,
+        name: Option<String>,
+        description: Option<Option<String>>,
+    ) -> Result<(), StorageError> {
         self.run(move |pool| async move {
             let mut sets: Sets = Vec::new();
             if let Some(v) = name {
@@ -374,7 +450,12 @@ impl DirectoryStore for PostgresStorage {
         .await
     }
 
-    async fn set_membership(&self, trust_group_id: i64, organisation_id: i64, m: Membership) -> Result<(), StorageError> {
+    async fn set_membership(
+        &self,
+        trust_group_id: i64,
+        organisation_id: i64,
+        m: Membership,
+    ) -> Result<(), StorageError> {
         with_client!(self, |c| {
             c.execute(
                 "INSERT INTO trust_group_members (trust_group_id, organisation_id, can_read, can_write) VALUES ($1, $2, $3, $4) \
@@ -391,7 +472,10 @@ impl DirectoryStore for PostgresStorage {
     async fn remove_membership(&self, trust_group_id: i64, organisation_id: i64) -> Result<(), StorageError> {
         with_client!(self, |c| {
             match c
-                .execute("DELETE FROM trust_group_members WHERE trust_group_id = $1 AND organisation_id = $2", &[&trust_group_id, &organisation_id])
+                .execute(
+                    "DELETE FROM trust_group_members WHERE trust_group_id = $1 AND organisation_id = $2",
+                    &[&trust_group_id, &organisation_id],
+                )
                 .await
                 .map_err(db_err)?
             {
@@ -430,7 +514,13 @@ impl DirectoryStore for PostgresStorage {
 
     async fn all_collections(&self) -> Result<Vec<Collection>, StorageError> {
         with_client!(self, |c| {
-            let rows = c.query(&format!("SELECT {COLLECTION_COLUMNS} FROM collections c ORDER BY c.api_root, c.created, c.key"), &[]).await.map_err(db_err)?;
+            let rows = c
+                .query(
+                    &format!("SELECT {COLLECTION_COLUMNS} FROM collections c ORDER BY c.api_root, c.created, c.key"),
+                    &[],
+                )
+                .await
+                .map_err(db_err)?;
             Ok(rows.iter().map(collection_from_row).collect())
         })
         .await
@@ -439,7 +529,11 @@ impl DirectoryStore for PostgresStorage {
     async fn collection_by_id(&self, id: &str) -> Result<Option<Collection>, StorageError> {
         let id = id.to_string();
         with_client!(self, |c| {
-            Ok(c.query_opt(&format!("SELECT {COLLECTION_COLUMNS} FROM collections c WHERE c.id = $1"), &[&id]).await.map_err(db_err)?.as_ref().map(collection_from_row))
+            Ok(c.query_opt(&format!("SELECT {COLLECTION_COLUMNS} FROM collections c WHERE c.id = $1"), &[&id])
+                .await
+                .map_err(db_err)?
+                .as_ref()
+                .map(collection_from_row))
         })
         .await
     }

@@ -18,10 +18,13 @@ pub async fn migrate(pool: &Pool) -> Result<i64, StorageError> {
     client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await.map_err(db_err)?;
     let result = async {
         client
-            .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )
             .await
             .map_err(db_err)?;
-        let current: Option<i64> = client.query_one("SELECT MAX(version) FROM schema_migrations", &[]).await.map_err(db_err)?.get(0);
+        let current: Option<i64> =
+            client.query_one("SELECT MAX(version) FROM schema_migrations", &[]).await.map_err(db_err)?.get(0);
         let mut version = current.unwrap_or(0);
         let latest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
         if version > latest {

@@ -74,15 +74,21 @@ fn tls_connector(options: &StorageOptions) -> Result<tokio_postgres_rustls::Make
 
 /// A schema name safe to splice into SQL (letters, digits, underscore).
 fn valid_schema(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 63 && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') && !s.as_bytes()[0].is_ascii_digit()
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
 }
 
 impl PostgresStorage {
     pub fn open(url: &str, options: &StorageOptions) -> Result<PostgresStorage, StorageError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StorageError::Config(format!("storage.url: {e}")))?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StorageError::Config(format!("storage.url: {e}")))?;
         if let Some(schema) = &options.postgres_schema {
             if !valid_schema(schema) {
-                return Err(StorageError::Config(format!("storage.postgres_schema '{schema}': letters, digits and _ only")));
+                return Err(StorageError::Config(format!(
+                    "storage.postgres_schema '{schema}': letters, digits and _ only"
+                )));
             }
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -100,7 +106,9 @@ impl PostgresStorage {
         } else {
             Manager::from_config(config, tokio_postgres::NoTls, manager_config)
         };
-        let mut builder = Pool::builder(manager).max_size(options.reader_pool_size.max(2) as usize * 2).runtime(deadpool_postgres::Runtime::Tokio1);
+        let mut builder = Pool::builder(manager)
+            .max_size(options.reader_pool_size.max(2) as usize * 2)
+            .runtime(deadpool_postgres::Runtime::Tokio1);
         if let Some(schema) = options.postgres_schema.clone() {
             builder = builder.post_create(deadpool_postgres::Hook::async_fn(move |client, _| {
                 let schema = schema.clone();
@@ -152,7 +160,11 @@ pub(crate) type TableCopy = (String, Vec<String>, Result<Vec<Vec<Box<dyn ToSql +
 impl PostgresStorage {
     /// Copies whole tables into an empty database in one transaction, then moves the serial
     /// sequences past the copied ids and sets each collection's date_added clock.
-    pub(crate) fn copy_in(&self, tables: impl Iterator<Item = TableCopy>, serials: &'static [(&'static str, &'static str)]) -> Result<Vec<(String, u64)>, StorageError> {
+    pub(crate) fn copy_in(
+        &self,
+        tables: impl Iterator<Item = TableCopy>,
+        serials: &'static [(&'static str, &'static str)],
+    ) -> Result<Vec<(String, u64)>, StorageError> {
         let tables: Vec<TableCopy> = tables.collect();
         let pool = self.pool.clone();
         let (done, result) = std::sync::mpsc::channel();

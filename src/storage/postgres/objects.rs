@@ -94,14 +94,24 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
             }
             let members = readers.as_ref().expect("just loaded");
             let refusal = if obj.recipients.is_empty() {
-                Some(format!("{}.{RECIPIENTS_PROPERTY}: a TLP:RED object must name its recipient organisations (identity ids)", obj.stix_type))
+                Some(format!(
+                    "{}.{RECIPIENTS_PROPERTY}: a TLP:RED object must name its recipient organisations (identity ids)",
+                    obj.stix_type
+                ))
             } else {
                 obj.recipients.iter().find(|r| !members.contains_key(*r)).map(|r| {
-                    format!("{}.{RECIPIENTS_PROPERTY}: '{r}' is not an organisation that may read this collection", obj.stix_type)
+                    format!(
+                        "{}.{RECIPIENTS_PROPERTY}: '{r}' is not an organisation that may read this collection",
+                        obj.stix_type
+                    )
                 })
             };
             if let Some(message) = refusal {
-                failures.push(StatusDetail { id: obj.stix_id, version: obj.version.map(format_nanos).unwrap_or_default(), message: Some(message) });
+                failures.push(StatusDetail {
+                    id: obj.stix_id,
+                    version: obj.version.map(format_nanos).unwrap_or_default(),
+                    message: Some(message),
+                });
                 continue;
             }
             recipient_orgs = obj.recipients.iter().map(|r| members[r]).collect();
@@ -114,7 +124,10 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
         };
         let duplicate = !versioned
             && !tx
-                .query(&existing_unversioned, &[&batch.collection_key, &obj.stix_id, &obj.spec_version, &batch.producer_org])
+                .query(
+                    &existing_unversioned,
+                    &[&batch.collection_key, &obj.stix_id, &obj.spec_version, &batch.producer_org],
+                )
                 .await
                 .map_err(db_err)?
                 .is_empty();
@@ -182,7 +195,8 @@ async fn delete(pool: Pool, req: DeleteRequest) -> Result<DeleteOutcome, Storage
     push_object_conditions(&mut sql, &req.visibility, Some(&req.object_id), &req.filter);
     sql.push(" FOR UPDATE");
     let a = args(&sql);
-    let matched: Vec<(i64, i64)> = tx.query(&sql.text, &refs(&a)).await.map_err(db_err)?.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let matched: Vec<(i64, i64)> =
+        tx.query(&sql.text, &refs(&a)).await.map_err(db_err)?.iter().map(|r| (r.get(0), r.get(1))).collect();
     if matched.is_empty() {
         return Ok(DeleteOutcome::NotFound);
     }
@@ -213,20 +227,34 @@ impl ObjectStore for PostgresStorage {
             let client = pool.get().await.map_err(pool_err)?;
             // Two replicas starting together: the first insert wins, both read it back.
             client
-                .execute("INSERT INTO hub_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &make()])
+                .execute(
+                    "INSERT INTO hub_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                    &[&name, &make()],
+                )
                 .await
                 .map_err(db_err)?;
-            Ok(client.query_one("SELECT value FROM hub_settings WHERE name = $1", &[&name]).await.map_err(db_err)?.get(0))
+            Ok(client
+                .query_one("SELECT value FROM hub_settings WHERE name = $1", &[&name])
+                .await
+                .map_err(db_err)?
+                .get(0))
         })
         .await
     }
 
-    async fn collections(&self, api_root: &str, organisation_id: i64) -> Result<Vec<(Collection, Option<Membership>)>, StorageError> {
+    async fn collections(
+        &self,
+        api_root: &str,
+        organisation_id: i64,
+    ) -> Result<Vec<(Collection, Option<Membership>)>, StorageError> {
         let api_root = api_root.to_string();
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_err)?;
             let rows = client
-                .query(&format!("{} WHERE c.api_root = $2 ORDER BY c.created, c.key", select_with_membership()), &[&organisation_id, &api_root])
+                .query(
+                    &format!("{} WHERE c.api_root = $2 ORDER BY c.created, c.key", select_with_membership()),
+                    &[&organisation_id, &api_root],
+                )
                 .await
                 .map_err(db_err)?;
             Ok(rows.iter().map(with_membership).collect())
@@ -234,13 +262,21 @@ impl ObjectStore for PostgresStorage {
         .await
     }
 
-    async fn collection(&self, api_root: &str, id_or_alias: &str, organisation_id: i64) -> Result<Option<(Collection, Option<Membership>)>, StorageError> {
+    async fn collection(
+        &self,
+        api_root: &str,
+        id_or_alias: &str,
+        organisation_id: i64,
+    ) -> Result<Option<(Collection, Option<Membership>)>, StorageError> {
         let (api_root, key) = (api_root.to_string(), id_or_alias.to_string());
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_err)?;
             let row = client
                 .query_opt(
-                    &format!("{} WHERE c.api_root = $2 AND (c.id = $3 OR c.alias = $3) ORDER BY c.id = $3 DESC LIMIT 1", select_with_membership()),
+                    &format!(
+                        "{} WHERE c.api_root = $2 AND (c.id = $3 OR c.alias = $3) ORDER BY c.id = $3 DESC LIMIT 1",
+                        select_with_membership()
+                    ),
                     &[&organisation_id, &api_root, &key],
                 )
                 .await
@@ -293,7 +329,12 @@ impl ObjectStore for PostgresStorage {
         .await
     }
 
-    async fn object_visible(&self, collection_key: i64, visibility: &ObjectVisibility, object_id: &str) -> Result<bool, StorageError> {
+    async fn object_visible(
+        &self,
+        collection_key: i64,
+        visibility: &ObjectVisibility,
+        object_id: &str,
+    ) -> Result<bool, StorageError> {
         let (vis, id) = (visibility.clone(), object_id.to_string());
         self.run(move |pool| async move {
             let mut sql = Sql::new(Dialect::Postgres);
@@ -317,7 +358,10 @@ impl ObjectStore for PostgresStorage {
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_err)?;
             let row = client
-                .query_opt("SELECT body FROM statuses WHERE id = $1 AND api_root = $2 AND account_id = $3", &[&id, &api_root, &account_id])
+                .query_opt(
+                    "SELECT body FROM statuses WHERE id = $1 AND api_root = $2 AND account_id = $3",
+                    &[&id, &api_root, &account_id],
+                )
                 .await
                 .map_err(db_err)?;
             Ok(row.map(|r| r.get(0)))

@@ -104,7 +104,9 @@ fn trust_group_members(conn: &Connection, id: i64) -> rusqlite::Result<Vec<Group
     let mut s = conn.prepare_cached(
         "SELECT organisation_id, can_read, can_write FROM trust_group_members WHERE trust_group_id = ?1 ORDER BY organisation_id",
     )?;
-    let rows = s.query_map([id], |r| Ok(GroupMember { organisation_id: r.get(0)?, can_read: r.get(1)?, can_write: r.get(2)? }))?;
+    let rows = s.query_map([id], |r| {
+        Ok(GroupMember { organisation_id: r.get(0)?, can_read: r.get(1)?, can_write: r.get(2)? })
+    })?;
     rows.collect()
 }
 
@@ -136,17 +138,23 @@ impl DirectoryStore for SqliteStorage {
 
     async fn organisation(&self, id: i64) -> Result<Option<Organisation>, StorageError> {
         self.read(move |c| {
-            c.query_row("SELECT id, name, identity_id, sector, kind FROM organisations WHERE id = ?1", [id], organisation_from_row)
-                .optional()
-                .map_err(db_err)
+            c.query_row(
+                "SELECT id, name, identity_id, sector, kind FROM organisations WHERE id = ?1",
+                [id],
+                organisation_from_row,
+            )
+            .optional()
+            .map_err(db_err)
         })
         .await
     }
 
     async fn organisation_by_name(&self, name: &str) -> Result<Option<i64>, StorageError> {
         let name = name.to_string();
-        self.read(move |c| c.query_row("SELECT id FROM organisations WHERE name = ?1", [name], |r| r.get(0)).optional().map_err(db_err))
-            .await
+        self.read(move |c| {
+            c.query_row("SELECT id FROM organisations WHERE name = ?1", [name], |r| r.get(0)).optional().map_err(db_err)
+        })
+        .await
     }
 
     async fn update_organisation(&self, id: i64, u: OrganisationUpdate) -> Result<(), StorageError> {
@@ -171,8 +179,18 @@ impl DirectoryStore for SqliteStorage {
 
     async fn delete_organisation(&self, id: i64) -> Result<(), StorageError> {
         self.write(move |c| {
-            refuse_if(c, "SELECT EXISTS (SELECT 1 FROM accounts WHERE organisation_id = ?1)", &id, "the organisation still has accounts")?;
-            refuse_if(c, "SELECT EXISTS (SELECT 1 FROM objects WHERE producer_org = ?1)", &id, "the organisation has shared objects")?;
+            refuse_if(
+                c,
+                "SELECT EXISTS (SELECT 1 FROM accounts WHERE organisation_id = ?1)",
+                &id,
+                "the organisation still has accounts",
+            )?;
+            refuse_if(
+                c,
+                "SELECT EXISTS (SELECT 1 FROM objects WHERE producer_org = ?1)",
+                &id,
+                "the organisation has shared objects",
+            )?;
             delete_row(c, "DELETE FROM organisations WHERE id = ?1", &id, "organisation")
         })
         .await
@@ -232,7 +250,11 @@ impl DirectoryStore for SqliteStorage {
         .await
     }
 
-    async fn account_by_certificate(&self, fingerprint: &str, subject: &str) -> Result<Option<AccountRecord>, StorageError> {
+    async fn account_by_certificate(
+        &self,
+        fingerprint: &str,
+        subject: &str,
+    ) -> Result<Option<AccountRecord>, StorageError> {
         let (fp, subject) = (fingerprint.to_ascii_lowercase(), subject.to_string());
         self.read(move |c| {
             c.prepare_cached(&format!(
@@ -297,7 +319,10 @@ impl DirectoryStore for SqliteStorage {
         .await
     }
 
-    async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<(ApiKeyRecord, Vec<u8>, AccountRecord)>, StorageError> {
+    async fn api_key_by_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(ApiKeyRecord, Vec<u8>, AccountRecord)>, StorageError> {
         let prefix = prefix.to_string();
         self.read(move |c| {
             c.prepare_cached(&format!(
@@ -325,7 +350,10 @@ impl DirectoryStore for SqliteStorage {
 
     async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<(), StorageError> {
         self.write(move |c| {
-            match c.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?1 AND account_id = ?2", [key_id, account_id]).map_err(db_err)? {
+            match c
+                .execute("UPDATE api_keys SET revoked = 1 WHERE id = ?1 AND account_id = ?2", [key_id, account_id])
+                .map_err(db_err)?
+            {
                 0 => Err(StorageError::NotFound("API key".into())),
                 _ => Ok(()),
             }
@@ -348,7 +376,8 @@ impl DirectoryStore for SqliteStorage {
 
     async fn trust_groups(&self) -> Result<Vec<TrustGroup>, StorageError> {
         self.read(|c| {
-            let mut s = c.prepare_cached("SELECT id, name, description FROM trust_groups ORDER BY id").map_err(db_err)?;
+            let mut s =
+                c.prepare_cached("SELECT id, name, description FROM trust_groups ORDER BY id").map_err(db_err)?;
             let groups: Vec<(i64, String, Option<String>)> = s
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(db_err)?
@@ -367,7 +396,9 @@ impl DirectoryStore for SqliteStorage {
     async fn trust_group(&self, id: i64) -> Result<Option<TrustGroup>, StorageError> {
         self.read(move |c| {
             let row: Option<(String, Option<String>)> = c
-                .query_row("SELECT name, description FROM trust_groups WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row("SELECT name, description FROM trust_groups WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()
                 .map_err(db_err)?;
             match row {
@@ -380,7 +411,12 @@ impl DirectoryStore for SqliteStorage {
         .await
     }
 
-    async fn update_trust_group(&self, id: i64, name: Option<String>, description: Option<Option<String>>) -> Result<(), StorageError> {
+    async fn update_trust_group(
+        &self,
+        id: i64,
+        name: Option<String>,
+        description: Option<Option<String>>,
+    ) -> Result<(), StorageError> {
         self.write(move |c| {
             let mut sets: Vec<(&str, Box<dyn ToSql + Send>)> = Vec::new();
             if let Some(v) = name {
@@ -396,14 +432,24 @@ impl DirectoryStore for SqliteStorage {
 
     async fn delete_trust_group(&self, id: i64) -> Result<(), StorageError> {
         self.write(move |c| {
-            refuse_if(c, "SELECT EXISTS (SELECT 1 FROM collections WHERE trust_group_id = ?1)", &id, "collections still use the trust group")?;
+            refuse_if(
+                c,
+                "SELECT EXISTS (SELECT 1 FROM collections WHERE trust_group_id = ?1)",
+                &id,
+                "collections still use the trust group",
+            )?;
             c.execute("DELETE FROM trust_group_members WHERE trust_group_id = ?1", [id]).map_err(db_err)?;
             delete_row(c, "DELETE FROM trust_groups WHERE id = ?1", &id, "trust group")
         })
         .await
     }
 
-    async fn set_membership(&self, trust_group_id: i64, organisation_id: i64, m: Membership) -> Result<(), StorageError> {
+    async fn set_membership(
+        &self,
+        trust_group_id: i64,
+        organisation_id: i64,
+        m: Membership,
+    ) -> Result<(), StorageError> {
         self.write(move |c| {
             c.execute(
                 "INSERT INTO trust_group_members (trust_group_id, organisation_id, can_read, can_write) VALUES (?1, ?2, ?3, ?4) \
@@ -459,7 +505,9 @@ impl DirectoryStore for SqliteStorage {
     async fn all_collections(&self) -> Result<Vec<Collection>, StorageError> {
         self.read(|c| {
             let mut s = c
-                .prepare_cached(&format!("SELECT {COLLECTION_COLUMNS} FROM collections c ORDER BY c.api_root, c.created, c.key"))
+                .prepare_cached(&format!(
+                    "SELECT {COLLECTION_COLUMNS} FROM collections c ORDER BY c.api_root, c.created, c.key"
+                ))
                 .map_err(db_err)?;
             let rows = s.query_map([], collection_from_row).map_err(db_err)?;
             rows.collect::<Result<_, _>>().map_err(db_err)
@@ -470,9 +518,13 @@ impl DirectoryStore for SqliteStorage {
     async fn collection_by_id(&self, id: &str) -> Result<Option<Collection>, StorageError> {
         let id = id.to_string();
         self.read(move |c| {
-            c.query_row(&format!("SELECT {COLLECTION_COLUMNS} FROM collections c WHERE c.id = ?1"), [id], collection_from_row)
-                .optional()
-                .map_err(db_err)
+            c.query_row(
+                &format!("SELECT {COLLECTION_COLUMNS} FROM collections c WHERE c.id = ?1"),
+                [id],
+                collection_from_row,
+            )
+            .optional()
+            .map_err(db_err)
         })
         .await
     }

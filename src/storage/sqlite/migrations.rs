@@ -16,8 +16,10 @@ pub fn latest_version() -> i64 {
 }
 
 pub fn current_version(conn: &Connection) -> Result<i64, StorageError> {
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
-        .map_err(super::db_err)?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .map_err(super::db_err)?;
     let v: Option<i64> = conn
         .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| r.get(0))
         .optional()
@@ -81,7 +83,8 @@ mod tests {
         drop(storage);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(current_version(&conn).unwrap(), latest_version());
-        let n: i64 = conn.query_row("SELECT COUNT(*) FROM organisations WHERE name = 'old org'", [], |r| r.get(0)).unwrap();
+        let n: i64 =
+            conn.query_row("SELECT COUNT(*) FROM organisations WHERE name = 'old org'", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
     }
 

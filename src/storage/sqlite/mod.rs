@@ -45,7 +45,8 @@ pub struct SqliteStorage {
     writer: Writer,
 }
 
-const READER_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON; PRAGMA cache_size = -32000; PRAGMA mmap_size = 268435456;";
+const READER_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON; PRAGMA cache_size = -32000; PRAGMA mmap_size = 268435456;";
 
 impl SqliteStorage {
     pub fn open(path: &Path, options: &StorageOptions) -> Result<SqliteStorage, StorageError> {
@@ -57,7 +58,11 @@ impl SqliteStorage {
             "full" => "FULL",
             "normal" => "NORMAL",
             "extra" => "EXTRA",
-            other => return Err(StorageError::Config(format!("storage.sqlite_synchronous '{other}': use full, normal or extra"))),
+            other => {
+                return Err(StorageError::Config(format!(
+                    "storage.sqlite_synchronous '{other}': use full, normal or extra"
+                )))
+            }
         };
         let mut conn = Connection::open(path).map_err(db_err)?;
         conn.execute_batch(&format!(
@@ -68,7 +73,9 @@ impl SqliteStorage {
         migrations::migrate_to(&mut conn, migrations::latest_version())?;
         conn.set_prepared_statement_cache_capacity(64);
         let manager = SqliteConnectionManager::file(path)
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
+            .with_flags(
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            )
             .with_init(|c| {
                 c.set_prepared_statement_cache_capacity(64);
                 c.execute_batch(READER_PRAGMAS)

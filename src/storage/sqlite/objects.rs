@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
-use crate::storage::sql::{push_object_conditions, Sql};
 use super::rusqlite::{self, params, OptionalExtension};
 use super::writer::WriterCtx;
 use super::{db_err, SqliteStorage};
@@ -13,6 +12,7 @@ use crate::domain::model::{Collection, CustomContent, Membership, Page, StatusDe
 use crate::domain::policy::{effective_tlp, ObjectVisibility};
 use crate::domain::timestamp::{format_nanos, Micros};
 use crate::domain::tlp::Tlp;
+use crate::storage::sql::{push_object_conditions, Sql};
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
 
 pub(super) const COLLECTION_COLUMNS: &str =
@@ -80,7 +80,9 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
             .prepare_cached("INSERT OR IGNORE INTO object_recipients (object_seq, organisation_id) VALUES (?1, ?2)")
             .map_err(db_err)?;
         let mut insert_observable = conn
-            .prepare_cached("INSERT INTO indicator_observables (object_seq, object_type, property, value) VALUES (?1, ?2, ?3, ?4)")
+            .prepare_cached(
+                "INSERT INTO indicator_observables (object_seq, object_type, property, value) VALUES (?1, ?2, ?3, ?4)",
+            )
             .map_err(db_err)?;
         for obj in batch.objects {
             let tlp = effective_tlp(obj.marking_tlp, batch.default_tlp);
@@ -156,9 +158,11 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
     }
     let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, failures);
     let body = serde_json::to_string(&status).map_err(|e| StorageError::Database(e.to_string()))?;
-    conn.prepare_cached("INSERT INTO statuses (id, api_root, account_id, request_timestamp, body) VALUES (?1, ?2, ?3, ?4, ?5)")
-        .and_then(|mut s| s.execute(params![status.id, batch.api_root, batch.account_id, batch.request_timestamp, body]))
-        .map_err(db_err)?;
+    conn.prepare_cached(
+        "INSERT INTO statuses (id, api_root, account_id, request_timestamp, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![status.id, batch.api_root, batch.account_id, batch.request_timestamp, body]))
+    .map_err(db_err)?;
     Ok(status)
 }
 
@@ -169,9 +173,7 @@ fn delete(ctx: &mut WriterCtx, req: DeleteRequest) -> Result<DeleteOutcome, Stor
     push_object_conditions(&mut sql, &req.visibility, Some(&req.object_id), &req.filter);
     let matched: Vec<(i64, i64)> = {
         let mut stmt = ctx.conn.prepare(&sql.text).map_err(db_err)?;
-        let rows = stmt
-            .query_map(super::args(&sql), |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db_err)?;
+        let rows = stmt.query_map(super::args(&sql), |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
         rows.collect::<Result<_, _>>().map_err(db_err)?
     };
     if matched.is_empty() {
@@ -216,11 +218,18 @@ impl ObjectStore for SqliteStorage {
             .await
     }
 
-    async fn collections(&self, api_root: &str, organisation_id: i64) -> Result<Vec<(Collection, Option<Membership>)>, StorageError> {
+    async fn collections(
+        &self,
+        api_root: &str,
+        organisation_id: i64,
+    ) -> Result<Vec<(Collection, Option<Membership>)>, StorageError> {
         let api_root = api_root.to_string();
         self.read(move |c| {
             let mut s = c
-                .prepare_cached(&format!("{} WHERE c.api_root = ?2 ORDER BY c.created, c.key", select_with_membership()))
+                .prepare_cached(&format!(
+                    "{} WHERE c.api_root = ?2 ORDER BY c.created, c.key",
+                    select_with_membership()
+                ))
                 .map_err(db_err)?;
             let rows = s.query_map(params![organisation_id, api_root], with_membership).map_err(db_err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
@@ -288,7 +297,12 @@ impl ObjectStore for SqliteStorage {
         .await
     }
 
-    async fn object_visible(&self, collection_key: i64, visibility: &ObjectVisibility, object_id: &str) -> Result<bool, StorageError> {
+    async fn object_visible(
+        &self,
+        collection_key: i64,
+        visibility: &ObjectVisibility,
+        object_id: &str,
+    ) -> Result<bool, StorageError> {
         let (vis, id) = (visibility.clone(), object_id.to_string());
         self.read(move |c| {
             let mut sql = Sql::default();
@@ -298,9 +312,7 @@ impl ObjectStore for SqliteStorage {
             sql.push(&format!(
                 "SELECT EXISTS (SELECT 1 FROM objects o WHERE o.collection_key = {ck} AND o.stix_id = {idp} AND {pred})"
             ));
-            c.prepare_cached(&sql.text)
-                .and_then(|mut s| s.query_row(super::args(&sql), |r| r.get(0)))
-                .map_err(db_err)
+            c.prepare_cached(&sql.text).and_then(|mut s| s.query_row(super::args(&sql), |r| r.get(0))).map_err(db_err)
         })
         .await
     }
@@ -322,7 +334,8 @@ impl ObjectStore for SqliteStorage {
     async fn purge_statuses(&self, before: Micros) -> Result<u64, StorageError> {
         self.writer
             .execute(move |ctx| {
-                let n = ctx.conn.execute("DELETE FROM statuses WHERE request_timestamp < ?1", [before]).map_err(db_err)?;
+                let n =
+                    ctx.conn.execute("DELETE FROM statuses WHERE request_timestamp < ?1", [before]).map_err(db_err)?;
                 Ok(n as u64)
             })
             .await

@@ -76,9 +76,8 @@ pub struct Writer {
 
 impl Writer {
     pub fn start(conn: Connection) -> Result<Writer, StorageError> {
-        let last: Option<i64> = conn
-            .query_row("SELECT MAX(date_added) FROM objects", [], |r| r.get(0))
-            .map_err(super::db_err)?;
+        let last: Option<i64> =
+            conn.query_row("SELECT MAX(date_added) FROM objects", [], |r| r.get(0)).map_err(super::db_err)?;
         let mut ctx = WriterCtx { conn, clock: DateAddedClock { last: last.unwrap_or(0) } };
         let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()

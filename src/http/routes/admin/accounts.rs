@@ -4,9 +4,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{audit_change, created, json_body, no_content, Admin};
-use crate::domain::credentials::{hash_password, new_api_key};
-use crate::domain::model::{AccountRecord, AccountUpdate, NewAccount, NewOrganisation, OrganisationKind, OrganisationUpdate, Role};
 use crate::directory::issue_api_key;
+use crate::domain::credentials::{hash_password, new_api_key};
+use crate::domain::model::{
+    AccountRecord, AccountUpdate, NewAccount, NewOrganisation, OrganisationKind, OrganisationUpdate, Role,
+};
 use crate::domain::timestamp::format_micros;
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -26,7 +28,8 @@ fn account_json(a: &AccountRecord) -> serde_json::Value {
 }
 
 fn kind(s: &str) -> Result<OrganisationKind, ApiError> {
-    OrganisationKind::parse(s).ok_or_else(|| ApiError::BadRequest(format!("kind '{s}': use partner, national-cert or operator")))
+    OrganisationKind::parse(s)
+        .ok_or_else(|| ApiError::BadRequest(format!("kind '{s}': use partner, national-cert or operator")))
 }
 
 fn role(s: &str) -> Result<Role, ApiError> {
@@ -53,7 +56,12 @@ async fn list_organisations(state: web::Data<AppState>, _a: Admin) -> Result<Htt
     Ok(HttpResponse::Ok().json(serde_json::json!({ "organisations": state.storage.organisations().await? })))
 }
 
-async fn create_organisation(req: HttpRequest, state: web::Data<AppState>, _a: Admin, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn create_organisation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let b: OrganisationBody = json_body(&body)?;
     let name = b.name.ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
     if let Some(id) = &b.identity_id {
@@ -75,7 +83,8 @@ async fn create_organisation(req: HttpRequest, state: web::Data<AppState>, _a: A
 }
 
 async fn get_organisation(state: web::Data<AppState>, _a: Admin, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
-    let org = state.storage.organisation(*id).await?.ok_or_else(|| ApiError::NotFound(format!("no organisation {id}")))?;
+    let org =
+        state.storage.organisation(*id).await?.ok_or_else(|| ApiError::NotFound(format!("no organisation {id}")))?;
     Ok(HttpResponse::Ok().json(org))
 }
 
@@ -87,13 +96,23 @@ async fn update_organisation(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let b: OrganisationBody = json_body(&body)?;
-    let update = OrganisationUpdate { name: b.name, identity_id: b.identity_id, sector: b.sector, kind: b.kind.as_deref().map(kind).transpose()? };
+    let update = OrganisationUpdate {
+        name: b.name,
+        identity_id: b.identity_id,
+        sector: b.sector,
+        kind: b.kind.as_deref().map(kind).transpose()?,
+    };
     state.storage.update_organisation(*id, update).await?;
     audit_change(&req, format!("updated organisation {id}: {}", String::from_utf8_lossy(&body)));
     Ok(HttpResponse::Ok().json(state.storage.organisation(*id).await?))
 }
 
-async fn delete_organisation(req: HttpRequest, state: web::Data<AppState>, _a: Admin, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+async fn delete_organisation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     state.storage.delete_organisation(*id).await?;
     audit_change(&req, format!("deleted organisation {id}"));
     Ok(no_content())
@@ -120,7 +139,8 @@ struct AccountFilter {
 }
 
 async fn list_accounts(req: HttpRequest, state: web::Data<AppState>, _a: Admin) -> Result<HttpResponse, ApiError> {
-    let f: AccountFilter = serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let f: AccountFilter =
+        serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let accounts: Vec<_> = state.storage.accounts(f.organisation).await?.iter().map(account_json).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "accounts": accounts })))
 }
@@ -128,16 +148,24 @@ async fn list_accounts(req: HttpRequest, state: web::Data<AppState>, _a: Admin) 
 fn check_fingerprint(fp: &Option<Option<String>>) -> Result<(), ApiError> {
     if let Some(Some(fp)) = fp {
         if fp.len() != 64 || !fp.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return Err(ApiError::BadRequest("cert_fingerprint must be the SHA-256 of the certificate's DER, in hex".into()));
+            return Err(ApiError::BadRequest(
+                "cert_fingerprint must be the SHA-256 of the certificate's DER, in hex".into(),
+            ));
         }
     }
     Ok(())
 }
 
-async fn create_account(req: HttpRequest, state: web::Data<AppState>, _a: Admin, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn create_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let b: AccountBody = json_body(&body)?;
     let username = b.username.ok_or_else(|| ApiError::BadRequest("username is required".into()))?;
-    let organisation_id = b.organisation_id.ok_or_else(|| ApiError::BadRequest("organisation_id is required".into()))?;
+    let organisation_id =
+        b.organisation_id.ok_or_else(|| ApiError::BadRequest("organisation_id is required".into()))?;
     if state.storage.organisation(organisation_id).await?.is_none() {
         return Err(ApiError::BadRequest(format!("no organisation {organisation_id}")));
     }
@@ -206,7 +234,12 @@ async fn update_account(
     Ok(HttpResponse::Ok().json(account_json(&account)))
 }
 
-async fn delete_account(req: HttpRequest, state: web::Data<AppState>, _a: Admin, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+async fn delete_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     state.storage.delete_account(*id).await?;
     audit_change(&req, format!("deleted account {id}"));
     Ok(no_content())
@@ -246,12 +279,18 @@ async fn create_key(
 ) -> Result<HttpResponse, ApiError> {
     let b: KeyBody = if body.is_empty() { KeyBody::default() } else { json_body(&body)? };
     let (key_id, key) =
-        issue_api_key(&state.storage, *id, b.label.as_deref(), b.expires_in_days, b.revoke_others.unwrap_or(false)).await?;
+        issue_api_key(&state.storage, *id, b.label.as_deref(), b.expires_in_days, b.revoke_others.unwrap_or(false))
+            .await?;
     audit_change(&req, format!("issued API key {key_id} for account {id}"));
     Ok(created(serde_json::json!({ "id": key_id, "api_key": key })))
 }
 
-async fn revoke_key(req: HttpRequest, state: web::Data<AppState>, _a: Admin, path: web::Path<(i64, i64)>) -> Result<HttpResponse, ApiError> {
+async fn revoke_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
     let (account, key) = path.into_inner();
     state.storage.revoke_api_key(account, key).await?;
     audit_change(&req, format!("revoked API key {key} of account {account}"));
@@ -259,20 +298,24 @@ async fn revoke_key(req: HttpRequest, state: web::Data<AppState>, _a: Admin, pat
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/organisations/").route(web::get().to(list_organisations)).route(web::post().to(create_organisation)))
-        .service(
-            web::resource("/organisations/{id}/")
-                .route(web::get().to(get_organisation))
-                .route(web::patch().to(update_organisation))
-                .route(web::delete().to(delete_organisation)),
-        )
-        .service(web::resource("/accounts/").route(web::get().to(list_accounts)).route(web::post().to(create_account)))
-        .service(
-            web::resource("/accounts/{id}/")
-                .route(web::get().to(get_account))
-                .route(web::patch().to(update_account))
-                .route(web::delete().to(delete_account)),
-        )
-        .service(web::resource("/accounts/{id}/keys/").route(web::get().to(list_keys)).route(web::post().to(create_key)))
-        .service(web::resource("/accounts/{id}/keys/{key}/").route(web::delete().to(revoke_key)));
+    cfg.service(
+        web::resource("/organisations/")
+            .route(web::get().to(list_organisations))
+            .route(web::post().to(create_organisation)),
+    )
+    .service(
+        web::resource("/organisations/{id}/")
+            .route(web::get().to(get_organisation))
+            .route(web::patch().to(update_organisation))
+            .route(web::delete().to(delete_organisation)),
+    )
+    .service(web::resource("/accounts/").route(web::get().to(list_accounts)).route(web::post().to(create_account)))
+    .service(
+        web::resource("/accounts/{id}/")
+            .route(web::get().to(get_account))
+            .route(web::patch().to(update_account))
+            .route(web::delete().to(delete_account)),
+    )
+    .service(web::resource("/accounts/{id}/keys/").route(web::get().to(list_keys)).route(web::post().to(create_key)))
+    .service(web::resource("/accounts/{id}/keys/{key}/").route(web::delete().to(revoke_key)));
 }

@@ -14,7 +14,8 @@ fn access(s: &str) -> Result<Membership, ApiError> {
 }
 
 fn tlp(s: &str) -> Result<Tlp, ApiError> {
-    Tlp::parse(s).ok_or_else(|| ApiError::BadRequest(format!("default_tlp '{s}': use clear, green, amber, amber+strict or red")))
+    Tlp::parse(s)
+        .ok_or_else(|| ApiError::BadRequest(format!("default_tlp '{s}': use clear, green, amber, amber+strict or red")))
 }
 
 fn group_json(g: &crate::domain::model::TrustGroup) -> serde_json::Value {
@@ -53,14 +54,24 @@ async fn list_groups(state: web::Data<AppState>, _a: Admin) -> Result<HttpRespon
     Ok(HttpResponse::Ok().json(serde_json::json!({ "trust_groups": groups })))
 }
 
-async fn create_group(req: HttpRequest, state: web::Data<AppState>, _a: Admin, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn create_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let b: GroupBody = json_body(&body)?;
     let name = b.name.ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
     let members: Vec<(i64, Membership)> = b
         .members
         .unwrap_or_default()
         .iter()
-        .map(|m| Ok((m.organisation_id.ok_or_else(|| ApiError::BadRequest("members need organisation_id".into()))?, access(&m.access)?)))
+        .map(|m| {
+            Ok((
+                m.organisation_id.ok_or_else(|| ApiError::BadRequest("members need organisation_id".into()))?,
+                access(&m.access)?,
+            ))
+        })
         .collect::<Result<_, ApiError>>()?;
     for (org, _) in &members {
         if state.storage.organisation(*org).await?.is_none() {
@@ -80,23 +91,42 @@ async fn get_group(state: web::Data<AppState>, _a: Admin, id: web::Path<i64>) ->
     Ok(HttpResponse::Ok().json(group_json(&g)))
 }
 
-async fn update_group(req: HttpRequest, state: web::Data<AppState>, _a: Admin, id: web::Path<i64>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn update_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let b: GroupBody = json_body(&body)?;
     if b.members.is_some() {
-        return Err(ApiError::BadRequest("change members with PUT/DELETE /admin/trust-groups/{id}/members/{organisation_id}/".into()));
+        return Err(ApiError::BadRequest(
+            "change members with PUT/DELETE /admin/trust-groups/{id}/members/{organisation_id}/".into(),
+        ));
     }
     state.storage.update_trust_group(*id, b.name, b.description).await?;
     audit_change(&req, format!("updated trust group {id}: {}", String::from_utf8_lossy(&body)));
     get_group(state, _a, id).await
 }
 
-async fn delete_group(req: HttpRequest, state: web::Data<AppState>, _a: Admin, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+async fn delete_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     state.storage.delete_trust_group(*id).await?;
     audit_change(&req, format!("deleted trust group {id}"));
     Ok(no_content())
 }
 
-async fn put_member(req: HttpRequest, state: web::Data<AppState>, _a: Admin, path: web::Path<(i64, i64)>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn put_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    path: web::Path<(i64, i64)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let (group, org) = path.into_inner();
     let b: MemberBody = json_body(&body)?;
     let m = access(&b.access)?;
@@ -111,7 +141,12 @@ async fn put_member(req: HttpRequest, state: web::Data<AppState>, _a: Admin, pat
     Ok(no_content())
 }
 
-async fn delete_member(req: HttpRequest, state: web::Data<AppState>, _a: Admin, path: web::Path<(i64, i64)>) -> Result<HttpResponse, ApiError> {
+async fn delete_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
     let (group, org) = path.into_inner();
     state.storage.remove_membership(group, org).await?;
     audit_change(&req, format!("trust group {group}: removed organisation {org}"));
@@ -140,7 +175,12 @@ async fn list_collections(state: web::Data<AppState>, _a: Admin) -> Result<HttpR
     Ok(HttpResponse::Ok().json(serde_json::json!({ "collections": cs })))
 }
 
-async fn create_collection(req: HttpRequest, state: web::Data<AppState>, _a: Admin, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn create_collection(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let b: CollectionBody = json_body(&body)?;
     let api_root = b.api_root.ok_or_else(|| ApiError::BadRequest("api_root is required".into()))?;
     if state.config.api_root(&api_root).is_none() {
@@ -170,12 +210,26 @@ async fn create_collection(req: HttpRequest, state: web::Data<AppState>, _a: Adm
     Ok(created(collection_json(&c)))
 }
 
-async fn get_collection(state: web::Data<AppState>, _a: Admin, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let c = state.storage.collection_by_id(&id).await?.ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
+async fn get_collection(
+    state: web::Data<AppState>,
+    _a: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let c = state
+        .storage
+        .collection_by_id(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
     Ok(HttpResponse::Ok().json(collection_json(&c)))
 }
 
-async fn update_collection(req: HttpRequest, state: web::Data<AppState>, a: Admin, id: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn update_collection(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let b: CollectionBody = json_body(&body)?;
     if b.id.is_some() || b.api_root.is_some() {
         return Err(ApiError::BadRequest("id and api_root cannot be changed".into()));
@@ -198,7 +252,12 @@ async fn update_collection(req: HttpRequest, state: web::Data<AppState>, a: Admi
     get_collection(state, a, id).await
 }
 
-async fn delete_collection(req: HttpRequest, state: web::Data<AppState>, _a: Admin, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn delete_collection(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _a: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     state.storage.delete_collection(&id).await?;
     audit_change(&req, format!("deleted collection {id}"));
     Ok(no_content())
@@ -212,8 +271,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(update_group))
                 .route(web::delete().to(delete_group)),
         )
-        .service(web::resource("/trust-groups/{id}/members/{org}/").route(web::put().to(put_member)).route(web::delete().to(delete_member)))
-        .service(web::resource("/collections/").route(web::get().to(list_collections)).route(web::post().to(create_collection)))
+        .service(
+            web::resource("/trust-groups/{id}/members/{org}/")
+                .route(web::put().to(put_member))
+                .route(web::delete().to(delete_member)),
+        )
+        .service(
+            web::resource("/collections/")
+                .route(web::get().to(list_collections))
+                .route(web::post().to(create_collection)),
+        )
         .service(
             web::resource("/collections/{id}/")
                 .route(web::get().to(get_collection))

@@ -66,7 +66,8 @@ struct AuditParams {
 }
 
 async fn audit(req: HttpRequest, state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
-    let p: AuditParams = serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::BadRequest(format!("audit filters: {e}")))?;
+    let p: AuditParams = serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("audit filters: {e}")))?;
     let time = |v: &Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
         v.as_deref()
             .map(|t| {
