@@ -30,6 +30,7 @@ pub fn open_storage(config: &Config) -> Result<SharedStorage, StorageError> {
         &StorageOptions {
             reader_pool_size: config.storage.reader_pool_size,
             sqlite_synchronous: config.storage.sqlite_synchronous.clone(),
+            sqlite_cache_kib: config.storage.sqlite_cache_kib,
             postgres_schema: config.storage.postgres_schema.clone(),
             postgres_ca_file: config.storage.postgres_ca_file.clone(),
         },

@@ -51,6 +51,9 @@ pub struct StorageConfig {
     pub sqlite_synchronous: String,
     /// Status resources are kept at least this long (TAXII asks for at least 24 hours).
     pub status_retention_hours: u64,
+    /// SQLite page cache per reader connection, KiB (the writer gets twice as much). The OS page
+    /// cache holds the rest of the database; this bounds the hub's own memory.
+    pub sqlite_cache_kib: u32,
     /// PostgreSQL only: the schema to use (created if missing).
     pub postgres_schema: Option<String>,
     /// PostgreSQL only: PEM bundle to verify the server with `sslmode=require` (default: the system bundle).
@@ -147,6 +150,7 @@ impl Default for StorageConfig {
             reader_pool_size: 4,
             sqlite_synchronous: "full".into(),
             status_retention_hours: 168,
+            sqlite_cache_kib: 8192,
             postgres_schema: None,
             postgres_ca_file: None,
         }

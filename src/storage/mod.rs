@@ -159,6 +159,8 @@ pub struct StorageOptions {
     pub reader_pool_size: u32,
     /// SQLite `synchronous` mode: `full` makes every acknowledged write survive power loss.
     pub sqlite_synchronous: String,
+    /// SQLite page cache per reader connection in KiB (the writer gets twice as much).
+    pub sqlite_cache_kib: u32,
     /// PostgreSQL schema to use (created if missing); `None` = the connection's search_path.
     pub postgres_schema: Option<String>,
     /// PEM bundle trusted for TLS to PostgreSQL (`sslmode=require` in the URL).
@@ -170,6 +172,7 @@ impl Default for StorageOptions {
         StorageOptions {
             reader_pool_size: 4,
             sqlite_synchronous: "full".into(),
+            sqlite_cache_kib: 8192,
             postgres_schema: None,
             postgres_ca_file: None,
         }

@@ -45,8 +45,11 @@ pub struct SqliteStorage {
     writer: Writer,
 }
 
-const READER_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON; PRAGMA cache_size = -32000; PRAGMA mmap_size = 268435456;";
+/// Page cache per connection, in KiB. Readers share the OS page cache for the rest, so memory
+/// stays flat as the database grows (no mmap: mapped pages would count in the hub's RSS).
+fn reader_pragmas(cache_kib: u32) -> String {
+    format!("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON; PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 0;")
+}
 
 impl SqliteStorage {
     pub fn open(path: &Path, options: &StorageOptions) -> Result<SqliteStorage, StorageError> {
@@ -67,7 +70,8 @@ impl SqliteStorage {
         let mut conn = Connection::open(path).map_err(db_err)?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32000;"
+             PRAGMA busy_timeout = 5000; PRAGMA cache_size = -{};",
+            options.sqlite_cache_kib.max(1024) * 2
         ))
         .map_err(db_err)?;
         migrations::migrate_to(&mut conn, migrations::latest_version())?;
@@ -76,9 +80,12 @@ impl SqliteStorage {
             .with_flags(
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
             )
-            .with_init(|c| {
-                c.set_prepared_statement_cache_capacity(64);
-                c.execute_batch(READER_PRAGMAS)
+            .with_init({
+                let pragmas = reader_pragmas(options.sqlite_cache_kib.max(1024));
+                move |c| {
+                    c.set_prepared_statement_cache_capacity(64);
+                    c.execute_batch(&pragmas)
+                }
             });
         let readers = r2d2::Pool::builder()
             .max_size(options.reader_pool_size.max(1))
