@@ -42,6 +42,9 @@ pub(crate) fn db_err(e: rusqlite::Error) -> StorageError {
 
 pub struct SqliteStorage {
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// One permit per reader connection: requests beyond that wait here, as futures, rather
+    /// than as blocked threads (each with its own stack and allocator cache) waiting on the pool.
+    read_permits: std::sync::Arc<tokio::sync::Semaphore>,
     writer: Writer,
 }
 
@@ -93,7 +96,8 @@ impl SqliteStorage {
             .build(manager)
             .map_err(|e| StorageError::Database(format!("cannot open reader pool: {e}")))?;
         let writer = Writer::start(conn)?;
-        Ok(SqliteStorage { readers, writer })
+        let read_permits = std::sync::Arc::new(tokio::sync::Semaphore::new(options.reader_pool_size.max(1) as usize));
+        Ok(SqliteStorage { readers, read_permits, writer })
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
@@ -102,7 +106,9 @@ impl SqliteStorage {
         F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     {
         let pool = self.readers.clone();
+        let permit = self.read_permits.clone().acquire_owned().await.map_err(|_| StorageError::Unavailable)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let conn = pool.get().map_err(|e| StorageError::Database(format!("no reader connection: {e}")))?;
             f(&conn)
         })
