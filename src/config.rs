@@ -102,6 +102,10 @@ pub struct AuthConfig {
     /// PEM PKCS#8 Ed25519 key that signs tokens. Unset: one is generated and kept in the
     /// database, so every replica on that database shares it.
     pub token_key_file: Option<PathBuf>,
+    /// Failed Basic sign-ins allowed per (client address, username) before 429s…
+    pub failed_logins_burst: u32,
+    /// …and the seconds it takes to earn one more attempt.
+    pub failed_logins_refill_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,6 +189,8 @@ impl Default for AuthConfig {
             token_issuer: "taxii-hub".into(),
             token_audience: "taxii-hub".into(),
             token_key_file: None,
+            failed_logins_burst: 10,
+            failed_logins_refill_seconds: 30,
         }
     }
 }

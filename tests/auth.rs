@@ -223,3 +223,24 @@ async fn client_certificates_map_to_accounts() {
     // Without a certificate, other credentials still work.
     assert_eq!(hub.get("beta", &hub.url("/hub/collections/")).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_throttled_before_any_password_work() {
+    let hub = start_with(|c| {
+        c.auth.failed_logins_burst = 3;
+        c.auth.failed_logins_refill_seconds = 600;
+    })
+    .await;
+    let url = hub.url("/hub/collections/");
+    for _ in 0..3 {
+        let r = hub.client.get(&url).basic_auth("beta", Some("wrong")).send().await.unwrap();
+        assert_taxii_error(r, 401).await;
+    }
+    let r = hub.client.get(&url).basic_auth("beta", Some("wrong")).send().await.unwrap();
+    assert!(r.headers().contains_key("retry-after"));
+    assert_taxii_error(r, 429).await;
+    // The right password is refused too while the (address, account) pair is throttled…
+    assert_taxii_error(hub.get("beta", &url).send().await.unwrap(), 429).await;
+    // …but other accounts from the same address are not affected.
+    assert_eq!(hub.get("alpha", &url).send().await.unwrap().status(), 200);
+}

@@ -66,6 +66,49 @@ impl CredentialCache {
     }
 }
 
+/// Slows password and API-key guessing: after `burst` failures for one (client address,
+/// username), further attempts are refused with 429 until the quota refills — before any argon2
+/// work, so guessing cannot burn the hub's CPU either. Behind a TCP load balancer the address is
+/// the balancer's, and the limit is effectively per username.
+pub struct FailureThrottle {
+    failures: governor::DefaultKeyedRateLimiter<String>,
+    blocked: Mutex<HashMap<String, Instant>>,
+}
+
+impl FailureThrottle {
+    /// `burst` failures, refilling one every `refill`.
+    pub fn new(burst: u32, refill: Duration) -> Self {
+        let quota = governor::Quota::with_period(refill)
+            .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
+            // The limiter refuses the failure *after* its capacity, and that one blocks: so a
+            // capacity of burst - 1 blocks right at the burst-th failure.
+            .allow_burst(std::num::NonZeroU32::new(burst.saturating_sub(1).max(1)).unwrap_or(std::num::NonZeroU32::MIN));
+        FailureThrottle { failures: governor::RateLimiter::keyed(quota), blocked: Mutex::new(HashMap::new()) }
+    }
+
+    fn check(&self, key: &str) -> Result<(), ApiError> {
+        let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        match blocked.get(key) {
+            Some(until) if *until > Instant::now() => {
+                Err(ApiError::TooManyRequests(until.saturating_duration_since(Instant::now()).as_secs().max(1)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn failed(&self, key: &str) {
+        if let Err(not_until) = self.failures.check_key(&key.to_string()) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+            if blocked.len() > 100_000 {
+                let now = Instant::now();
+                blocked.retain(|_, until| *until > now);
+            }
+            blocked.insert(key.to_string(), Instant::now() + wait);
+        }
+    }
+}
+
 /// A hash of a password nobody has, so unknown users cost as much as known ones.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("taxii-hub timing equaliser").unwrap_or_default());
@@ -178,12 +221,21 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState, allow_bearer: boo
         let (scheme, rest) = value.split_once(' ').ok_or_else(|| unauthenticated("malformed Authorization header"))?;
         if scheme.eq_ignore_ascii_case("basic") {
             let (user, secret) = basic_credentials(rest)?;
-            return match api_key_prefix(&secret).map(str::to_string) {
-                Some(prefix) => Ok(Caller {
-                    account: by_api_key(state, &user, &secret, &prefix).await?,
-                    method: AuthMethod::ApiKey,
-                }),
-                None => Ok(Caller { account: by_password(state, user, secret).await?, method: AuthMethod::Password }),
+            let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+            let key = format!("{client}|{user}");
+            state.failures.check(&key)?;
+            let outcome = match api_key_prefix(&secret).map(str::to_string) {
+                Some(prefix) => by_api_key(state, &user, &secret, &prefix).await.map(|a| (a, AuthMethod::ApiKey)),
+                None => by_password(state, user, secret).await.map(|a| (a, AuthMethod::Password)),
+            };
+            return match outcome {
+                Ok((account, method)) => Ok(Caller { account, method }),
+                Err(e) => {
+                    if matches!(e, ApiError::Unauthenticated(_)) {
+                        state.failures.failed(&key);
+                    }
+                    Err(e)
+                }
             };
         }
         if scheme.eq_ignore_ascii_case("bearer") && allow_bearer {

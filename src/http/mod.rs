@@ -31,6 +31,7 @@ pub struct AppState {
     pub credentials: auth::CredentialCache,
     pub jwt: jwt::JwtKeys,
     pub audit: audit::AuditSink,
+    pub failures: auth::FailureThrottle,
 }
 
 impl AppState {
@@ -43,7 +44,11 @@ impl AppState {
         let credentials = auth::CredentialCache::new(Duration::from_secs(config.auth.credential_cache_seconds));
         let jwt = token_keys(&config, &storage).await?;
         let audit = audit::AuditSink::start(storage.clone());
-        Ok(AppState { config, storage, cursor_key, credentials, jwt, audit })
+        let failures = auth::FailureThrottle::new(
+            config.auth.failed_logins_burst,
+            Duration::from_secs(config.auth.failed_logins_refill_seconds.max(1)),
+        );
+        Ok(AppState { config, storage, cursor_key, credentials, jwt, audit, failures })
     }
 }
 
