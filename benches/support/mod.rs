@@ -32,7 +32,7 @@ pub fn indicator(n: usize) -> Value {
 }
 
 pub struct HubProcess {
-    pub dir: tempfile::TempDir,
+    pub dir: std::sync::Arc<tempfile::TempDir>,
     pub child: std::process::Child,
     pub client: reqwest::Client,
     pub port: u16,
@@ -43,12 +43,21 @@ pub struct HubProcess {
 
 impl HubProcess {
     pub fn start(rt: &tokio::runtime::Runtime) -> HubProcess {
+        Self::start_on(rt, None)
+    }
+
+    /// A hub on PostgreSQL (`url`, a fresh schema) when given, else on a fresh SQLite file.
+    pub fn start_on(rt: &tokio::runtime::Runtime, postgres: Option<&str>) -> HubProcess {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("hub.db");
+        let storage_toml = match postgres {
+            Some(url) => format!("url = \"{url}\"\npostgres_schema = \"bench_{}\"\n", uuid::Uuid::new_v4().simple()),
+            None => format!("url = \"sqlite://{}\"\nsqlite_synchronous = \"full\"\n", db.display()),
+        };
+        std::fs::write(dir.path().join("storage.toml"), format!("[storage]\n{storage_toml}")).unwrap();
         let key = taxii_hub::domain::credentials::new_api_key();
         let collection = {
-            let mut config = Config::default();
-            config.storage.url = format!("sqlite://{}", db.display());
+            let config = Config::load(Some(&dir.path().join("storage.toml"))).unwrap();
             let storage = taxii_hub::app::open_storage(&config).unwrap();
             rt.block_on(async {
                 let org = storage
@@ -88,26 +97,37 @@ impl HubProcess {
         let made = taxii_hub::tls::generate_self_signed(&["localhost"]).unwrap();
         std::fs::write(dir.path().join("server.pem"), &made.chain_pem).unwrap();
         std::fs::write(dir.path().join("server.key"), &made.key_pem).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &made.ca_pem).unwrap();
+        let key = key.key;
+        let collection_id = collection.id;
+        Self::spawn(rt, std::sync::Arc::new(dir), &storage_toml, &collection_id, key)
+    }
+
+    /// Another hub process on the same database (a replica).
+    pub fn replica(&self, rt: &tokio::runtime::Runtime) -> HubProcess {
+        let storage_toml = std::fs::read_to_string(self.dir.path().join("storage.toml")).unwrap().replace("[storage]\n", "");
+        let collection_id = self.objects_url.split("/collections/").nth(1).unwrap().trim_end_matches("/objects/").to_string();
+        Self::spawn(rt, self.dir.clone(), &storage_toml, &collection_id, self.key.clone())
+    }
+
+    fn spawn(rt: &tokio::runtime::Runtime, dir: std::sync::Arc<tempfile::TempDir>, storage_toml: &str, collection_id: &str, key: String) -> HubProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = dir.path().join(format!("hub-{port}.toml"));
         std::fs::write(
-            dir.path().join("hub.toml"),
+            &config,
             format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\nworkers = 2\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n[storage]\nurl = \"sqlite://{}\"\nsqlite_synchronous = \"full\"\n[taxii]\nmax_content_length = 67108864\n[log]\nlevel = \"warn\"\n",
+                "[server]\nlisten = \"127.0.0.1:{port}\"\nworkers = 2\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n[storage]\n{storage_toml}[taxii]\nmax_content_length = 67108864\n[log]\nlevel = \"warn\"\n",
                 dir.path().join("server.pem").display(),
                 dir.path().join("server.key").display(),
-                db.display()
             ),
         )
         .unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_taxii-hub"))
-            .args(["serve", "--config"])
-            .arg(dir.path().join("hub.toml"))
-            .spawn()
-            .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_taxii-hub")).args(["serve", "--config"]).arg(&config).spawn().unwrap();
+        let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(made.ca_pem.as_bytes()).unwrap())
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
             .build()
             .unwrap();
         rt.block_on(async {
@@ -119,8 +139,8 @@ impl HubProcess {
             }
             panic!("the hub did not start");
         });
-        let objects_url = format!("https://localhost:{port}/hub/collections/{}/objects/", collection.id);
-        HubProcess { dir, child, client, port, objects_url, key: key.key }
+        let objects_url = format!("https://localhost:{port}/hub/collections/{collection_id}/objects/");
+        HubProcess { dir, child, client, port, objects_url, key }
     }
 
     /// User + system CPU time of the hub process, from /proc/<pid>/stat (clock ticks of 10 ms).

@@ -7,7 +7,7 @@ use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 
 use super::{args, db_err, pool_err, refs, PostgresStorage};
-use crate::domain::envelope::RECIPIENTS_PROPERTY;
+use crate::domain::envelope::{IncomingObject, RECIPIENTS_PROPERTY};
 use crate::domain::model::{Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject};
 use crate::domain::policy::{effective_tlp, ObjectVisibility};
 use crate::domain::timestamp::{format_nanos, now_micros, Micros};
@@ -61,28 +61,17 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
         .get(0);
     let mut next_date_added = block_end - n.max(1) + 1;
     let mut readers: Option<HashMap<String, i64>> = None;
-    let mut successes = Vec::with_capacity(batch.objects.len());
     let mut failures = batch.rejected;
-    let existing_unversioned = tx
-        .prepare(
-            "SELECT 1 FROM objects WHERE collection_key = $1 AND stix_id = $2 AND spec_version = $3 \
-             AND producer_org = $4 AND NOT versioned LIMIT 1",
-        )
-        .await
-        .map_err(db_err)?;
-    let insert = tx
-        .prepare(
-            "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING seq",
-        )
-        .await
-        .map_err(db_err)?;
+    // Per object: (object, date_added, version, versioned, tlp, recipient organisations) or a
+    // success that needs no insert (an unversioned object already present).
+    let mut rows = Vec::with_capacity(batch.objects.len());
+    let mut outcomes: Vec<(String, i64, Option<i64>)> = Vec::with_capacity(batch.objects.len());
     for obj in batch.objects {
         let tlp = effective_tlp(obj.marking_tlp, batch.default_tlp);
         let mut recipient_orgs = Vec::new();
         if tlp == Tlp::Red {
             if readers.is_none() {
-                let rows = tx
+                let members = tx
                     .query(
                         "SELECT o.identity_id, o.id FROM trust_group_members m JOIN organisations o ON o.id = m.organisation_id \
                          WHERE m.trust_group_id = $1 AND m.can_read",
@@ -90,28 +79,18 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
                     )
                     .await
                     .map_err(db_err)?;
-                readers = Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect());
+                readers = Some(members.iter().map(|r| (r.get(0), r.get(1))).collect());
             }
             let members = readers.as_ref().expect("just loaded");
             let refusal = if obj.recipients.is_empty() {
-                Some(format!(
-                    "{}.{RECIPIENTS_PROPERTY}: a TLP:RED object must name its recipient organisations (identity ids)",
-                    obj.stix_type
-                ))
+                Some(format!("{}.{RECIPIENTS_PROPERTY}: a TLP:RED object must name its recipient organisations (identity ids)", obj.stix_type))
             } else {
                 obj.recipients.iter().find(|r| !members.contains_key(*r)).map(|r| {
-                    format!(
-                        "{}.{RECIPIENTS_PROPERTY}: '{r}' is not an organisation that may read this collection",
-                        obj.stix_type
-                    )
+                    format!("{}.{RECIPIENTS_PROPERTY}: '{r}' is not an organisation that may read this collection", obj.stix_type)
                 })
             };
             if let Some(message) = refusal {
-                failures.push(StatusDetail {
-                    id: obj.stix_id,
-                    version: obj.version.map(format_nanos).unwrap_or_default(),
-                    message: Some(message),
-                });
+                failures.push(StatusDetail { id: obj.stix_id, version: obj.version.map(format_nanos).unwrap_or_default(), message: Some(message) });
                 continue;
             }
             recipient_orgs = obj.recipients.iter().map(|r| members[r]).collect();
@@ -122,58 +101,93 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
             Some(v) => (v, true),
             None => (date_added * 1000, false),
         };
-        let duplicate = !versioned
-            && !tx
-                .query(
-                    &existing_unversioned,
+        if !versioned {
+            let present = tx
+                .query_opt(
+                    "SELECT 1 FROM objects WHERE collection_key = $1 AND stix_id = $2 AND spec_version = $3 AND producer_org = $4 AND NOT versioned LIMIT 1",
                     &[&batch.collection_key, &obj.stix_id, &obj.spec_version, &batch.producer_org],
                 )
                 .await
                 .map_err(db_err)?
-                .is_empty();
-        let inserted = if duplicate {
-            None
-        } else {
-            tx.query_opt(
-                &insert,
-                &[
-                    &batch.collection_key,
-                    &obj.stix_id,
-                    &obj.stix_type,
-                    &obj.spec_version,
-                    &version,
-                    &versioned,
-                    &date_added,
-                    &batch.producer_org,
-                    &tlp.rank(),
-                    &obj.raw,
-                ],
-            )
-            .await
-            .map_err(db_err)?
-            .map(|r| r.get::<_, i64>(0))
-        };
-        if let Some(seq) = inserted {
-            for org in recipient_orgs {
-                tx.execute("INSERT INTO object_recipients (object_seq, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&seq, &org])
-                    .await
-                    .map_err(db_err)?;
-            }
-            for o in &obj.observables {
-                tx.execute(
-                    "INSERT INTO indicator_observables (object_seq, object_type, property, value) VALUES ($1, $2, $3, $4)",
-                    &[&seq, &o.object_type, &o.property, &o.value],
-                )
-                .await
-                .map_err(db_err)?;
+                .is_some();
+            if present {
+                outcomes.push((obj.stix_id, version, None));
+                continue;
             }
         }
-        successes.push(StatusDetail {
-            id: obj.stix_id,
-            version: format_nanos(version),
-            message: if inserted.is_some() { None } else { Some("already present".into()) },
-        });
+        outcomes.push((obj.stix_id.clone(), version, Some(date_added)));
+        rows.push((obj, date_added, version, versioned, tlp.rank(), recipient_orgs));
     }
+    // One statement for the whole envelope; conflicting (already present) rows are not returned.
+    let inserted: HashMap<i64, i64> = if rows.is_empty() {
+        HashMap::new()
+    } else {
+        let col = |f: &dyn Fn(&(IncomingObject, i64, i64, bool, i64, Vec<i64>)) -> String| rows.iter().map(f).collect::<Vec<String>>();
+        let ids = col(&|r| r.0.stix_id.clone());
+        let types = col(&|r| r.0.stix_type.clone());
+        let specs = col(&|r| r.0.spec_version.clone());
+        let raws = col(&|r| r.0.raw.clone());
+        let date_added: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let versions: Vec<i64> = rows.iter().map(|r| r.2).collect();
+        let versioned: Vec<bool> = rows.iter().map(|r| r.3).collect();
+        let tlps: Vec<i64> = rows.iter().map(|r| r.4).collect();
+        let returned = tx
+            .query(
+                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw) \
+                 SELECT $1, t.stix_id, t.type, t.spec_version, t.version, t.versioned, t.date_added, $2, t.tlp, t.raw \
+                 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[], $10::text[]) \
+                   AS t(stix_id, type, spec_version, version, versioned, date_added, tlp, raw) \
+                 ON CONFLICT DO NOTHING RETURNING date_added, seq",
+                &[&batch.collection_key, &batch.producer_org, &ids, &types, &specs, &versions, &versioned, &date_added, &tlps, &raws],
+            )
+            .await
+            .map_err(db_err)?;
+        returned.iter().map(|r| (r.get(0), r.get(1))).collect()
+    };
+    let (mut rec_seq, mut rec_org) = (Vec::new(), Vec::new());
+    let (mut obs_seq, mut obs_type, mut obs_prop, mut obs_value) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (obj, date_added, _, _, _, recipient_orgs) in &rows {
+        if let Some(seq) = inserted.get(date_added) {
+            for org in recipient_orgs {
+                rec_seq.push(*seq);
+                rec_org.push(*org);
+            }
+            for o in &obj.observables {
+                obs_seq.push(*seq);
+                obs_type.push(o.object_type.clone());
+                obs_prop.push(o.property.clone());
+                obs_value.push(o.value.clone());
+            }
+        }
+    }
+    if !rec_seq.is_empty() {
+        tx.execute(
+            "INSERT INTO object_recipients (object_seq, organisation_id) SELECT * FROM UNNEST($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING",
+            &[&rec_seq, &rec_org],
+        )
+        .await
+        .map_err(db_err)?;
+    }
+    if !obs_seq.is_empty() {
+        tx.execute(
+            "INSERT INTO indicator_observables (object_seq, object_type, property, value) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[])",
+            &[&obs_seq, &obs_type, &obs_prop, &obs_value],
+        )
+        .await
+        .map_err(db_err)?;
+    }
+    let successes = outcomes
+        .into_iter()
+        .map(|(id, version, date_added)| StatusDetail {
+            id,
+            version: format_nanos(version),
+            message: match date_added {
+                Some(d) if inserted.contains_key(&d) => None,
+                _ => Some("already present".into()),
+            },
+        })
+        .collect();
     let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, failures);
     let body = serde_json::to_string(&status).map_err(|e| StorageError::Database(e.to_string()))?;
     tx.execute(
