@@ -41,7 +41,6 @@ pub struct Stream {
 /// One envelope, serialised, with what the server should report back.
 #[derive(Clone)]
 pub struct Envelope {
-    pub index: u64,
     pub partner: usize,
     pub body: Bytes,
     pub objects: usize,
@@ -67,17 +66,18 @@ impl Generator {
         Generator { stream, indicator_slots: Vec::new() }
     }
 
-    pub fn next_index(&self) -> u64 {
-        self.indicator_slots.len() as u64
-    }
-
     /// The next envelope of the stream, with `size` objects.
     pub fn envelope(&mut self, size: usize) -> Envelope {
         let e = self.indicator_slots.len() as u64;
         let partners = self.stream.producers.len().max(1);
         let partner = (e % partners as u64) as usize;
         let mut rng = StdRng::seed_from_u64(mix(self.stream.seed, hash_str(self.stream.tag), e, 0x5eed));
-        let producer = self.stream.producers.get(partner).cloned().unwrap_or_else(|| uuid_id("identity", self.stream.seed, 1, 0, 0));
+        let producer = self
+            .stream
+            .producers
+            .get(partner)
+            .cloned()
+            .unwrap_or_else(|| uuid_id("identity", self.stream.seed, 1, 0, 0));
 
         // Composition: ~2% revisions, 58% indicators, 20% relationships, 10% sightings,
         // 3% malware, the rest reports.
@@ -88,16 +88,13 @@ impl Generator {
         let sightings = (size as f64 * 0.10).round() as usize;
         let malware = (size as f64 * 0.03).round() as usize;
         let fixed = revisions + indicators + relationships + sightings + malware;
-        let (indicators, reports) = if fixed >= size {
-            (indicators.saturating_sub(fixed - size), 0)
-        } else {
-            (indicators, size - fixed)
-        };
+        let (indicators, reports) =
+            if fixed >= size { (indicators.saturating_sub(fixed - size), 0) } else { (indicators, size - fixed) };
 
         let mut objects: Vec<Value> = Vec::with_capacity(size);
         let mut per_tlp = [0usize; 5];
         let mut red_recipients = vec![0usize; partners];
-        let mut mark = |rng: &mut StdRng, obj: &mut Value, per_tlp: &mut [usize; 5], red: &mut Vec<usize>| {
+        let mark = |rng: &mut StdRng, obj: &mut Value, per_tlp: &mut [usize; 5], red: &mut Vec<usize>| {
             let level = self::pick_tlp(rng, self.stream.markings);
             per_tlp[level] += 1;
             let marking = [TLP_CLEAR, TLP_GREEN, TLP_AMBER, TLP_AMBER_STRICT, TLP_RED][level];
@@ -165,7 +162,8 @@ impl Generator {
             let id = uuid_id("report", self.stream.seed, hash_str(self.stream.tag) ^ 0x44, e, slot as u64);
             let created = created_ms(self.stream.seed, self.stream.tag, e, 40_000 + slot as u64);
             let n = rng.gen_range(8..=20).min(indicator_ids.len());
-            let mut refs: Vec<String> = (0..n).map(|_| indicator_ids[rng.gen_range(0..indicator_ids.len())].clone()).collect();
+            let mut refs: Vec<String> =
+                (0..n).map(|_| indicator_ids[rng.gen_range(0..indicator_ids.len())].clone()).collect();
             refs.sort();
             refs.dedup();
             let mut obj = report(&mut rng, &id, &producer, created, &refs);
@@ -201,7 +199,7 @@ impl Generator {
         let count = objects.len();
         self.indicator_slots.push(indicators as u32);
         let body = serde_json::to_vec(&json!({ "objects": objects })).expect("JSON");
-        Envelope { index: e, partner, body: Bytes::from(body), objects: count, revisions, per_tlp, red_recipients }
+        Envelope { partner, body: Bytes::from(body), objects: count, revisions, per_tlp, red_recipients }
     }
 }
 
@@ -308,10 +306,29 @@ fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
 // ---- object bodies ----------------------------------------------------------------------------
 
 const FAMILIES: &[&str] = &[
-    "Emotet", "QakBot", "IcedID", "Cobalt Strike", "AgentTesla", "LockBit", "BlackCat", "Sliver", "AsyncRAT", "RedLine",
-    "Raccoon", "Formbook", "Remcos", "DarkGate", "Pikabot", "Lumma", "SocGholish", "Bumblebee", "Akira", "Rhysida",
+    "Emotet",
+    "QakBot",
+    "IcedID",
+    "Cobalt Strike",
+    "AgentTesla",
+    "LockBit",
+    "BlackCat",
+    "Sliver",
+    "AsyncRAT",
+    "RedLine",
+    "Raccoon",
+    "Formbook",
+    "Remcos",
+    "DarkGate",
+    "Pikabot",
+    "Lumma",
+    "SocGholish",
+    "Bumblebee",
+    "Akira",
+    "Rhysida",
 ];
-const SECTORS: &[&str] = &["financial", "energy", "telecommunications", "government", "healthcare", "transport", "water"];
+const SECTORS: &[&str] =
+    &["financial", "energy", "telecommunications", "government", "healthcare", "transport", "water"];
 const ACTIVITY: &[&str] = &[
     "command-and-control infrastructure",
     "phishing delivery",
@@ -322,13 +339,24 @@ const ACTIVITY: &[&str] = &[
     "loader distribution",
 ];
 const PHASES: &[&str] = &[
-    "reconnaissance", "initial-access", "execution", "persistence", "privilege-escalation", "defense-evasion",
-    "credential-access", "discovery", "lateral-movement", "collection", "command-and-control", "exfiltration", "impact",
+    "reconnaissance",
+    "initial-access",
+    "execution",
+    "persistence",
+    "privilege-escalation",
+    "defense-evasion",
+    "credential-access",
+    "discovery",
+    "lateral-movement",
+    "collection",
+    "command-and-control",
+    "exfiltration",
+    "impact",
 ];
 const TLDS: &[&str] = &["com", "net", "org", "info", "xyz", "top", "online", "site", "eu", "pt"];
 const SYLL: &[&str] = &[
-    "up", "date", "sec", "cdn", "mail", "cloud", "port", "al", "net", "sync", "auth", "login", "ver", "ify", "pay", "box",
-    "drive", "doc", "srv", "api", "tel", "bank", "web", "id",
+    "up", "date", "sec", "cdn", "mail", "cloud", "port", "al", "net", "sync", "auth", "login", "ver", "ify", "pay",
+    "box", "drive", "doc", "srv", "api", "tel", "bank", "web", "id",
 ];
 
 fn hex(rng: &mut StdRng, n: usize) -> String {
@@ -404,6 +432,7 @@ fn indicator(rng: &mut StdRng, id: &str, producer: &str, created: i64, modified:
 
 fn malware_obj(rng: &mut StdRng, id: &str, producer: &str, created: i64) -> Value {
     let family = FAMILIES[rng.gen_range(0..FAMILIES.len())];
+    let kind = ["ransomware", "trojan", "backdoor", "dropper", "remote-access-trojan"][rng.gen_range(0..5)];
     json!({
         "type": "malware",
         "spec_version": "2.1",
@@ -413,7 +442,7 @@ fn malware_obj(rng: &mut StdRng, id: &str, producer: &str, created: i64) -> Valu
         "modified": ts_ms(created),
         "name": format!("{family} variant {}", rng.gen_range(1..40)),
         "description": format!("{family} build observed in {} campaigns; shares code with earlier variants.", SECTORS[rng.gen_range(0..SECTORS.len())]),
-        "malware_types": [["ransomware", "trojan", "backdoor", "dropper", "remote-access-trojan"][rng.gen_range(0..5)]],
+        "malware_types": [kind],
         "is_family": false,
         "aliases": [format!("{}-{}", family.to_lowercase().replace(' ', ""), hex(rng, 4))]
     })

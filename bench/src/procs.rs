@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 pub struct Proc {
-    pub name: String,
+    name: String,
     pub pid: u32,
     child: Child,
     pub log: PathBuf,
@@ -18,7 +18,11 @@ impl Proc {
     /// Starts `cmd` with stdout and stderr appended to `log`. The child is killed if the harness
     /// drops it without stopping it (e.g. on a panic).
     pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> Result<Proc, String> {
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         cmd.stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err)).kill_on_drop(true);
         // Own process group, so a Ctrl-C in the terminal reaches the harness, which stops it.
@@ -26,6 +30,10 @@ impl Proc {
         let child = cmd.spawn().map_err(|e| format!("cannot start {name}: {e}"))?;
         let pid = child.id().ok_or_else(|| format!("{name} exited at once"))?;
         Ok(Proc { name: name.to_string(), pid, child, log: log.to_path_buf() })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
@@ -106,6 +114,20 @@ pub fn memory(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
+/// (RssAnon, RssFile) in bytes: heap versus mapped files (SQLite's mmap counts here).
+pub fn rss_split(pid: u32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .unwrap_or(0)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
+
 /// Peak RSS of a process tree: the sum of each process's VmHWM (an upper bound of the tree's peak).
 pub fn tree_peak_rss(pid: u32) -> u64 {
     tree(pid).into_iter().filter_map(memory).map(|(hwm, _)| hwm).sum()
@@ -161,7 +183,12 @@ pub fn file_size(p: &Path) -> u64 {
 pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -172,7 +199,12 @@ pub fn kernel() -> String {
 pub fn total_memory_bytes() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }
@@ -191,4 +223,45 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
+}
+
+/// CPU seconds used in user space and by the kernel on behalf of processes, machine-wide
+/// (user + nice + system of /proc/stat, minus the kernel's own threads: their I/O and
+/// writeback work is mostly caused by the server under test).
+pub fn machine_busy_seconds() -> f64 {
+    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else { return 0.0 };
+    let f: Vec<f64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let busy = f.iter().take(3).sum::<f64>() / tck;
+    busy - kernel_threads_cpu_seconds()
+}
+
+/// CPU time stolen by the hypervisor (other virtual machines), machine-wide.
+pub fn steal_seconds() -> f64 {
+    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|l| l.split_whitespace().nth(8).and_then(|v| v.parse::<f64>().ok()))
+        .map(|v| v / tck)
+        .unwrap_or(0.0)
+}
+
+fn kernel_threads_cpu_seconds() -> f64 {
+    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut total = 0.0;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+            let Some(f) = stat_fields(pid) else { continue };
+            let ppid = f.get(1).and_then(|x| x.parse::<u32>().ok()).unwrap_or(0);
+            if pid == 2 || ppid == 2 {
+                let u = f.get(11).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+                let s = f.get(12).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+                total += (u + s) / tck;
+            }
+        }
+    }
+    total
 }

@@ -82,7 +82,8 @@ pub async fn post_envelope(ep: &Endpoint, body: Bytes) -> Result<PostOutcome, St
     if !(200..300).contains(&status) {
         return Ok(PostOutcome { http_status: status, first_failure: Some(snippet(&bytes)), ..Default::default() });
     }
-    let s: StatusScan = serde_json::from_slice(&bytes).map_err(|e| format!("POST {}: status resource: {e}: {}", ep.url, snippet(&bytes)))?;
+    let s: StatusScan = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("POST {}: status resource: {e}: {}", ep.url, snippet(&bytes)))?;
     Ok(PostOutcome {
         http_status: status,
         success: s.success_count,
@@ -99,7 +100,6 @@ fn snippet(b: &[u8]) -> String {
 
 #[derive(Debug, Clone, Default)]
 pub struct Page {
-    pub http_status: u16,
     pub more: bool,
     pub next: Option<String>,
     pub objects: u64,
@@ -158,14 +158,14 @@ pub async fn get_page(ep: &Endpoint, params: &[(&str, &str)]) -> Result<Page, St
         return Err(format!("GET {} {:?}: HTTP {status}: {}", ep.url, params, snippet(&bytes)));
     }
     // An empty envelope may be `{}` (TAXII 2.1 §3.7).
-    let scan: EnvelopeScan = serde_json::from_slice(&bytes).map_err(|e| format!("GET {}: envelope: {e}: {}", ep.url, snippet(&bytes)))?;
+    let scan: EnvelopeScan =
+        serde_json::from_slice(&bytes).map_err(|e| format!("GET {}: envelope: {e}: {}", ep.url, snippet(&bytes)))?;
     let next = match scan.next {
         Some(serde_json::Value::String(s)) => Some(s),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
     Ok(Page {
-        http_status: status,
         more: scan.more,
         next,
         objects: scan.objects,
