@@ -97,6 +97,29 @@ pub fn effective_tlp(marking_tlp: Option<Tlp>, collection_default: Tlp) -> Tlp {
     marking_tlp.unwrap_or(collection_default)
 }
 
+/// The recipient organisations of a TLP:RED version, or why it is refused: it must name at
+/// least one organisation, and only organisations that may read the collection
+/// (`readers`: identity id → organisation id).
+pub fn red_recipients(
+    stix_type: &str,
+    recipients: &[String],
+    readers: &std::collections::HashMap<String, i64>,
+) -> Result<Vec<i64>, String> {
+    let property = crate::domain::envelope::RECIPIENTS_PROPERTY;
+    if recipients.is_empty() {
+        return Err(format!("{stix_type}.{property}: a TLP:RED object must name its recipient organisations (identity ids)"));
+    }
+    recipients
+        .iter()
+        .map(|r| {
+            readers
+                .get(r)
+                .copied()
+                .ok_or_else(|| format!("{stix_type}.{property}: '{r}' is not an organisation that may read this collection"))
+        })
+        .collect()
+}
+
 /// Whether the caller may delete these versions: only the producing organisation, or an admin.
 pub fn may_delete(viewer: &Viewer, producer_orgs: &[i64]) -> bool {
     viewer.role == Role::Admin || producer_orgs.iter().all(|p| *p == viewer.organisation_id)

@@ -7,9 +7,9 @@ use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 
 use super::{args, db_err, pool_err, refs, PostgresStorage};
-use crate::domain::envelope::{IncomingObject, RECIPIENTS_PROPERTY};
+use crate::domain::envelope::IncomingObject;
 use crate::domain::model::{Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject};
-use crate::domain::policy::{effective_tlp, ObjectVisibility};
+use crate::domain::policy::{effective_tlp, red_recipients, ObjectVisibility};
 use crate::domain::timestamp::{format_nanos, now_micros, Micros};
 use crate::domain::tlp::Tlp;
 use crate::storage::sql::{push_object_conditions, Dialect, Sql};
@@ -82,18 +82,14 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
                 readers = Some(members.iter().map(|r| (r.get(0), r.get(1))).collect());
             }
             let members = readers.as_ref().expect("just loaded");
-            let refusal = if obj.recipients.is_empty() {
-                Some(format!("{}.{RECIPIENTS_PROPERTY}: a TLP:RED object must name its recipient organisations (identity ids)", obj.stix_type))
-            } else {
-                obj.recipients.iter().find(|r| !members.contains_key(*r)).map(|r| {
-                    format!("{}.{RECIPIENTS_PROPERTY}: '{r}' is not an organisation that may read this collection", obj.stix_type)
-                })
-            };
-            if let Some(message) = refusal {
-                failures.push(StatusDetail { id: obj.stix_id, version: obj.version.map(format_nanos).unwrap_or_default(), message: Some(message) });
-                continue;
+            match red_recipients(&obj.stix_type, &obj.recipients, members) {
+                Ok(orgs) => recipient_orgs = orgs,
+                Err(message) => {
+                    let version = obj.version.map(format_nanos).unwrap_or_default();
+                    failures.push(StatusDetail { id: obj.stix_id, version, message: Some(message) });
+                    continue;
+                }
             }
-            recipient_orgs = obj.recipients.iter().map(|r| members[r]).collect();
         }
         let date_added = next_date_added;
         next_date_added += 1;

@@ -7,9 +7,8 @@ use async_trait::async_trait;
 use super::rusqlite::{self, params, OptionalExtension};
 use super::writer::WriterCtx;
 use super::{db_err, SqliteStorage};
-use crate::domain::envelope::RECIPIENTS_PROPERTY;
 use crate::domain::model::{Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject};
-use crate::domain::policy::{effective_tlp, ObjectVisibility};
+use crate::domain::policy::{effective_tlp, red_recipients, ObjectVisibility};
 use crate::domain::timestamp::{format_nanos, Micros};
 use crate::domain::tlp::Tlp;
 use crate::storage::sql::{push_object_conditions, Sql};
@@ -92,28 +91,17 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
                     readers = Some(readers_by_identity(conn, batch.trust_group_id)?);
                 }
                 let members = readers.as_ref().expect("just loaded");
-                let refusal = if obj.recipients.is_empty() {
-                    Some(format!(
-                        "{}.{RECIPIENTS_PROPERTY}: a TLP:RED object must name its recipient organisations (identity ids)",
-                        obj.stix_type
-                    ))
-                } else {
-                    obj.recipients.iter().find(|r| !members.contains_key(*r)).map(|r| {
-                        format!(
-                            "{}.{RECIPIENTS_PROPERTY}: '{r}' is not an organisation that may read this collection",
-                            obj.stix_type
-                        )
-                    })
-                };
-                if let Some(message) = refusal {
-                    failures.push(StatusDetail {
-                        id: obj.stix_id,
-                        version: obj.version.map(format_nanos).unwrap_or_default(),
-                        message: Some(message),
-                    });
-                    continue;
+                match red_recipients(&obj.stix_type, &obj.recipients, members) {
+                    Ok(orgs) => recipient_orgs = orgs,
+                    Err(message) => {
+                        failures.push(StatusDetail {
+                            id: obj.stix_id,
+                            version: obj.version.map(format_nanos).unwrap_or_default(),
+                            message: Some(message),
+                        });
+                        continue;
+                    }
                 }
-                recipient_orgs = obj.recipients.iter().map(|r| members[r]).collect();
             }
             let date_added = clock.next();
             let (version, versioned) = match obj.version {
