@@ -1186,6 +1186,7 @@ fn write_baseline(cli: &Cli) -> u8 {
     }
     let mut runs: BTreeMap<String, (report::Metric, Vec<f64>)> = BTreeMap::new();
     let mut machine = json!(null);
+    let mut commit = String::new();
     for f in &cli.files {
         let v: serde_json::Value = match std::fs::read(f).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
             Some(v) => v,
@@ -1195,6 +1196,7 @@ fn write_baseline(cli: &Cli) -> u8 {
             }
         };
         machine = v["machine"].clone();
+        commit = v["hub_commit"].as_str().unwrap_or_default().to_string();
         let metrics: BTreeMap<String, report::Metric> =
             serde_json::from_value(v["regression_metrics"].clone()).unwrap_or_default();
         for (k, m) in metrics {
@@ -1218,6 +1220,7 @@ fn write_baseline(cli: &Cli) -> u8 {
             .iter()
             .map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
             .collect(),
+        hub_commit: commit,
         metrics,
     };
     let path = cli.baseline.clone().unwrap_or_else(|| workspace().join("bench/baseline-quick.json"));

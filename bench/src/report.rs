@@ -374,6 +374,8 @@ pub struct Baseline {
     pub machine: serde_json::Value,
     #[serde(default)]
     pub from: Vec<String>,
+    #[serde(default)]
+    pub hub_commit: String,
     pub metrics: BTreeMap<String, Metric>,
 }
 
