@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use corpus::{Envelope, Generator, Markings, Stream};
@@ -29,12 +29,16 @@ use workloads::{DeepResult, IngestResult, PollResult, PollSpec, PullResult, TlpR
 #[derive(Parser, Debug)]
 #[command(name = "taxii-hub-bench", about = "Benchmark taxii-hub against medallion and OpenTAXII on the same workload")]
 struct Cli {
-    /// quick (10k objects, seconds; CI), medium (100k), full (1M), or `baseline FILE...`
-    /// (write the baseline from result files: the median of each figure).
+    /// quick (10k objects, seconds; CI), medium (100k), full (1M), `baseline FILE...` (write
+    /// the baseline from result files: the median of each figure) or `table FILE...` (print the
+    /// table of stored results).
     #[arg(default_value = "quick")]
     mode: String,
-    /// Result files, for `baseline`.
+    /// Result files, for `baseline` and `table`.
     files: Vec<PathBuf>,
+    /// With `table`: print Markdown.
+    #[arg(long)]
+    markdown: bool,
     /// Objects in the hub's main collection (quick 10,000; medium 100,000; full 1,000,000).
     #[arg(long)]
     objects: Option<u64>,
@@ -131,6 +135,9 @@ fn main() -> std::process::ExitCode {
         if cli.mode == "baseline" {
             return write_baseline(&cli);
         }
+        if cli.mode == "table" {
+            return retable(&cli);
+        }
         match run(cli, cores).await {
             Ok(code) => code,
             Err(e) => {
@@ -174,7 +181,8 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
     })
 }
 
-#[derive(Serialize, Clone, Default)]
+#[derive(Serialize, Deserialize, Clone, Default)]
+#[serde(default)]
 struct Milestone {
     objects: u64,
     seconds: f64,
@@ -184,7 +192,8 @@ struct Milestone {
     db_bytes_per_object: f64,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
 struct ServerRun {
     server: String,
     version: String,
@@ -215,7 +224,8 @@ struct ServerRun {
     seconds: f64,
 }
 
-#[derive(Serialize, Clone, Default)]
+#[derive(Serialize, Deserialize, Clone, Default)]
+#[serde(default)]
 struct MemorySample {
     after: String,
     peak_rss: u64,
@@ -237,14 +247,14 @@ fn trace_memory(run: &mut ServerRun, server: &Server, after: &str) {
     run.memory_trace.push(m);
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 enum Outcome {
     Ran(Box<ServerRun>),
     NotAvailable { reason: String },
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct SetRun {
     name: String,
     objects: u64,
@@ -276,7 +286,7 @@ fn make_corpus(seed: u64, partners: usize, objects: u64) -> Corpus {
     let half = objects / 2;
     let sizes = |total: u64, size: u64| -> Vec<usize> {
         let mut v = vec![size as usize; (total / size) as usize];
-        if total % size > 0 {
+        if !total.is_multiple_of(size) {
             v.push((total % size) as usize);
         }
         v
@@ -355,7 +365,13 @@ async fn run(cli: Cli, cores: usize) -> Result<u8, String> {
             sets.push(run_set(&cli, &plan, &env, &run_dir, "compare", plan.compare, &plan.kinds, false).await?);
             sets.push(run_set(&cli, &plan, &env, &run_dir, "scale", plan.objects, &[Kind::Hub], true).await?);
         }
-        let sections = build_sections(&cli, &plan, &sets);
+        let params = TableParams {
+            partners: cli.partners,
+            pollers: cli.pollers,
+            poll_interval_ms: cli.poll_interval_ms,
+            poll_ingest_rate: cli.poll_ingest_rate,
+        };
+        let sections = build_sections(&params, &sets);
         let mut metrics = report::regression_metrics(&sections);
         if let Some(prev) = &earlier {
             metrics = report::best_of(prev, &metrics);
@@ -615,7 +631,9 @@ async fn run_server(
         let t0 = Instant::now();
         Some(tokio::spawn(async move {
             let mut i = 0;
-            while i < marks.len() && !stop.load(Ordering::Relaxed) {
+            while i < marks.len() {
+                // Read the flag first: one last look at the counter after ingest has ended.
+                let stopping = stop.load(Ordering::Relaxed);
                 let n = acked.load(Ordering::Relaxed);
                 // A few objects of the corpus are revisions skipped as duplicates: 1% slack.
                 if n >= marks[i] - marks[i] / 100 {
@@ -632,6 +650,9 @@ async fn run_server(
                     i += 1;
                     continue;
                 }
+                if stopping {
+                    break;
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }))
@@ -646,11 +667,13 @@ async fn run_server(
         }
         let r = workloads::ingest(&server, "bench", envs.clone(), size, cli.partners, plan.bound, acked.clone()).await;
         log(format!(
-            "{name}: ingest, envelopes of {size}: {} of {} objects acknowledged in {:.2} s = {:.0}/s{}{}",
+            "{name}: ingest, envelopes of {size}: {} of {} objects acknowledged in {:.2} s = {:.0}/s; server CPU {:.1} s, disk writes {:.0} B/object{}{}",
             r.acknowledged,
             r.objects,
             r.seconds,
             r.objects_per_s,
+            r.cpu.server_s,
+            r.disk_write_bytes_per_object,
             if r.timed_out { " (TIME BOUND REACHED)" } else { "" },
             r.example_error.as_ref().map(|e| format!("; {}", first_line(e))).unwrap_or_default()
         ));
@@ -679,6 +702,14 @@ async fn run_server(
         server = start(env, kind, dir, Some(&corpus.all)).await?;
         run.load_notes
             .push("ingest did not complete: restarted with the whole corpus preloaded from its data file".into());
+    }
+    if kind == Kind::Medallion {
+        run.notes.push(
+            "medallion keeps the state behind a `next` for 30 s after creating it (memory backend session_timeout); \
+             every request deep-copies the whole collection (collection_exists and permission checks), and the first \
+             page of a listing sorts and filters with O(n²) loops, so its cost grows with the square of the collection."
+                .into(),
+        );
     }
     if kind == Kind::Opentaxii && run.ingest.iter().any(|r| r.http_errors > 0) {
         run.notes.push(
@@ -869,7 +900,15 @@ async fn restart_peer(
 
 // ---- the table ---------------------------------------------------------------------------------
 
-fn build_sections(cli: &Cli, plan: &Plan, sets: &[SetRun]) -> Vec<Section> {
+/// What the table's labels need to know about the run.
+struct TableParams {
+    partners: usize,
+    pollers: usize,
+    poll_interval_ms: u64,
+    poll_ingest_rate: f64,
+}
+
+fn build_sections(cli: &TableParams, sets: &[SetRun]) -> Vec<Section> {
     let mut out = Vec::new();
     for set in sets {
         let targets = set.name != "compare";
@@ -984,9 +1023,7 @@ fn build_sections(cli: &Cli, plan: &Plan, sets: &[SetRun]) -> Vec<Section> {
                 Some(d) if d.timed_out => {
                     Val::na(format!("page 1,000 not reached within the {:.0} s bound", d.bound_s))
                 }
-                Some(d) => d.ratio.map(Val::num).unwrap_or_else(|| {
-                    Val::na(d.error.clone().map(|e| first_line(&e)).unwrap_or_else(|| "no timing".into()))
-                }),
+                Some(d) => d.ratio.map(Val::num).unwrap_or_else(|| deep_val(d, None, false)),
                 None => Val::NotRun,
             },
             Some(Target { value: 1.5, text: "≤ 1.5×".into() }),
@@ -1032,7 +1069,7 @@ fn build_sections(cli: &Cli, plan: &Plan, sets: &[SetRun]) -> Vec<Section> {
                 &move |r: &ServerRun| {
                     r.milestones
                         .iter()
-                        .find(|x| x.objects >= m)
+                        .find(|x| x.objects >= m - m / 100)
                         .map(|x| Val::num(x.peak_rss_bytes as f64 / 1e6))
                         .unwrap_or(Val::NotRun)
                 },
@@ -1047,7 +1084,7 @@ fn build_sections(cli: &Cli, plan: &Plan, sets: &[SetRun]) -> Vec<Section> {
                 &move |r: &ServerRun| {
                     r.milestones
                         .iter()
-                        .find(|x| x.objects >= m)
+                        .find(|x| x.objects >= m - m / 100)
                         .map(|x| Val::num(x.db_bytes_per_object))
                         .unwrap_or(Val::NotRun)
                 },
@@ -1106,7 +1143,6 @@ fn build_sections(cli: &Cli, plan: &Plan, sets: &[SetRun]) -> Vec<Section> {
         }
         out.push(Section { title, rows });
     }
-    let _ = plan;
     out
 }
 
@@ -1173,8 +1209,51 @@ fn deep_val(d: &DeepResult, v: Option<f64>, page1: bool) -> Val {
         }
         // The walk through pages 2..999 ran out of time: page 1,000 was never requested.
         _ if d.timed_out => Val::Beyond { bound: 0.0, shown: format!("walk {}", bound_text(d.bound_s)) },
-        _ => Val::na(d.error.clone().map(|e| first_line(&e)).unwrap_or_else(|| "no timing".into())),
+        _ => Val::na(match &d.error {
+            // "GET <url> [params]: HTTP 400: <body>" → "stopped at page N: HTTP 400: <body>"
+            Some(e) => format!(
+                "stopped at page {}: {}",
+                d.pages_walked + 1,
+                first_line(e.find("HTTP ").map(|i| &e[i..]).unwrap_or(e))
+            ),
+            None => "no timing".into(),
+        }),
     }
+}
+
+/// `table FILE...`: the table of stored results again (e.g. after a change to its layout).
+fn retable(cli: &Cli) -> u8 {
+    for f in &cli.files {
+        let v: serde_json::Value = match std::fs::read(f).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+            Some(v) => v,
+            None => {
+                eprintln!("taxii-hub-bench table: cannot read {}", f.display());
+                return 2;
+            }
+        };
+        let sets: Vec<SetRun> = match serde_json::from_value(v["sets"].clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("taxii-hub-bench table: {}: {e}", f.display());
+                return 2;
+            }
+        };
+        let p = &v["plan"];
+        let params = TableParams {
+            partners: p["partners"].as_u64().unwrap_or(5) as usize,
+            pollers: p["pollers"].as_u64().unwrap_or(100) as usize,
+            poll_interval_ms: p["poll_interval_ms"].as_u64().unwrap_or(1000),
+            poll_ingest_rate: p["poll_ingest_rate"].as_f64().unwrap_or(200.0),
+        };
+        let sections = build_sections(&params, &sets);
+        println!("{} ({} mode, started {})\n", f.display(), v["mode"].as_str().unwrap_or("?"), v["started"].as_str().unwrap_or("?"));
+        if cli.markdown {
+            println!("{}", report::markdown_table(&sections));
+        } else {
+            print!("{}", report::text_table(&sections));
+        }
+    }
+    0
 }
 
 // ---- baseline ----------------------------------------------------------------------------------

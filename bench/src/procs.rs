@@ -265,3 +265,17 @@ fn kernel_threads_cpu_seconds() -> f64 {
     }
     total
 }
+
+/// (read_bytes, write_bytes) the process tree caused at the storage layer (/proc/PID/io).
+pub fn tree_io_bytes(pid: u32) -> (u64, u64) {
+    let mut total = (0, 0);
+    for p in tree(pid) {
+        let s = std::fs::read_to_string(format!("/proc/{p}/io")).unwrap_or_default();
+        let field = |name: &str| {
+            s.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        };
+        total.0 += field("read_bytes:");
+        total.1 += field("write_bytes:");
+    }
+    total
+}

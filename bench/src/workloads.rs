@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::corpus::{ts_micros, Envelope, Generator, Markings, Stream};
 use crate::servers::Server;
@@ -15,7 +15,8 @@ fn cpu(server: &Server) -> (f64, f64, f64) {
     (server.cpu_seconds(), crate::procs::self_cpu_seconds(), crate::procs::machine_busy_seconds())
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
 pub struct CpuUse {
     /// CPU seconds the server (process tree) used during the workload.
     pub server_s: f64,
@@ -43,7 +44,8 @@ pub fn round3(x: f64) -> f64 {
 
 // ---- ingest ------------------------------------------------------------------------------------
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
 pub struct IngestResult {
     pub envelope_size: usize,
     pub partners: usize,
@@ -65,6 +67,10 @@ pub struct IngestResult {
     /// Objects of envelopes answered with an HTTP error (a peer may store them anyway).
     pub objects_in_error_answers: u64,
     pub cpu: CpuUse,
+    /// Bytes the server wrote to / read from storage during the workload, per acknowledged
+    /// object (write amplification: WAL, checkpoints, indexes, statuses, audit).
+    pub disk_write_bytes_per_object: f64,
+    pub disk_read_bytes_per_object: f64,
 }
 
 #[derive(Default)]
@@ -92,6 +98,7 @@ pub async fn ingest(
 ) -> IngestResult {
     let stats = Arc::new(IngestStats::default());
     let cpu0 = cpu(server);
+    let io0 = server.pid().map(crate::procs::tree_io_bytes).unwrap_or((0, 0));
     let start = Instant::now();
     let mut handles = Vec::new();
     for p in 0..partners {
@@ -130,6 +137,7 @@ pub async fn ingest(
     }
     let timed_out = join_within(&mut handles, start + bound).await;
     let seconds = start.elapsed().as_secs_f64();
+    let io1 = server.pid().map(crate::procs::tree_io_bytes).unwrap_or((0, 0));
     let acked = stats.acked.load(Ordering::Relaxed);
     let example = stats.example.lock().unwrap().clone();
     IngestResult {
@@ -150,6 +158,8 @@ pub async fn ingest(
         objects_per_s: round3(acked as f64 / seconds.max(1e-9)),
         objects_in_error_answers: stats.error_objects.load(Ordering::Relaxed),
         cpu: CpuUse::since(server, cpu0),
+        disk_write_bytes_per_object: round3(io1.1.saturating_sub(io0.1) as f64 / acked.max(1) as f64),
+        disk_read_bytes_per_object: round3(io1.0.saturating_sub(io0.0) as f64 / acked.max(1) as f64),
     }
 }
 
@@ -168,7 +178,8 @@ async fn join_within(handles: &mut [tokio::task::JoinHandle<()>], deadline: Inst
 
 // ---- full pull ---------------------------------------------------------------------------------
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
 pub struct PullRun {
     pub objects: u64,
     pub pages: u64,
@@ -177,7 +188,8 @@ pub struct PullRun {
     pub objects_per_s: f64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
 pub struct PullResult {
     pub limit: u64,
     pub runs: Vec<PullRun>,
@@ -302,7 +314,8 @@ pub fn median(v: &mut [f64]) -> Option<f64> {
 
 // ---- deep pagination ---------------------------------------------------------------------------
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
 pub struct DeepResult {
     pub limit: u64,
     pub target_page: u64,
@@ -422,7 +435,8 @@ pub async fn deep_pagination(
 
 // ---- incremental polling -----------------------------------------------------------------------
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
 pub struct PollResult {
     pub pollers: usize,
     pub interval_ms: u64,
@@ -599,7 +613,8 @@ pub async fn poll(server: &Server, collection: &str, spec: &PollSpec, acked_tota
 
 // ---- TLP filtering -----------------------------------------------------------------------------
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
 pub struct OrgPull {
     pub partner: usize,
     pub expected_visible: u64,
@@ -608,7 +623,8 @@ pub struct OrgPull {
     pub objects_per_s: f64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
 pub struct TlpResult {
     pub ingest: IngestResult,
     /// The all-visible twin collection.
