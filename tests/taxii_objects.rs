@@ -204,6 +204,34 @@ async fn match_version_variants() {
     assert_eq!(types["objects"].as_array().unwrap().len(), 5);
 }
 
+/// The latest version is the latest whatever order the versions arrive in: later envelopes with
+/// older versions, several versions out of order in one envelope, deletes of the latest.
+#[tokio::test]
+async fn the_latest_version_does_not_depend_on_the_order_of_arrival() {
+    let hub = start().await;
+    hub.add("alpha", "shared", &[indicator(5, T2)]).await;
+    hub.add("alpha", "shared", &[indicator(5, T3), indicator(5, T1)]).await;
+    hub.add("alpha", "shared", &[indicator(6, T3), indicator(6, T1)]).await;
+    hub.add("alpha", "shared", &[indicator(6, T2)]).await;
+    let id = |n| indicator(n, T1)["id"].as_str().unwrap().to_string();
+    let list = hub.collection_url("shared", "objects/?match[type]=indicator");
+    let (_, _, env) = json_of(hub.get("beta", &list).send().await.unwrap()).await;
+    assert_eq!(versions_of(&env), vec![(id(5), T3.into()), (id(6), T3.into())]);
+    let (_, _, manifest) =
+        json_of(hub.get("beta", &hub.collection_url("shared", "manifest/?match[type]=indicator")).send().await.unwrap())
+            .await;
+    let versions: Vec<&str> = manifest["objects"].as_array().unwrap().iter().map(|m| m["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, vec![T3, T3]);
+    let url = hub.collection_url("shared", &format!("objects/{}/", id(6)));
+    let r = hub.as_user(Method::DELETE, "alpha", &format!("{url}?match[version]={T3}")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, _, env) = json_of(hub.get("beta", &list).send().await.unwrap()).await;
+    assert_eq!(versions_of(&env), vec![(id(5), T3.into()), (id(6), T2.into())], "T2 arrived last");
+    hub.add("alpha", "shared", &[indicator(6, T3)]).await;
+    let (_, _, env) = json_of(hub.get("beta", &list).send().await.unwrap()).await;
+    assert_eq!(versions_of(&env), vec![(id(5), T3.into()), (id(6), T3.into())], "T3 again, after its delete");
+}
+
 #[tokio::test]
 async fn malformed_filters_are_400() {
     let hub = start().await;

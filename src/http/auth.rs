@@ -32,11 +32,20 @@ const MAX_CACHED: usize = 50_000;
 pub struct CredentialCache {
     ttl: Duration,
     verified: Mutex<HashMap<[u8; 32], Instant>>,
+    /// One argon2 run holds ~19 MiB for its duration: running more at once than there are
+    /// cores buys no speed, only memory (many partners signing in together).
+    argon2_runs: tokio::sync::Semaphore,
 }
 
 impl CredentialCache {
     pub fn new(ttl: Duration) -> Self {
-        CredentialCache { ttl, verified: Mutex::new(HashMap::new()) }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        CredentialCache { ttl, verified: Mutex::new(HashMap::new()), argon2_runs: tokio::sync::Semaphore::new(cores) }
+    }
+
+    /// Waits for a turn to run argon2: one run at a time per core.
+    async fn argon2_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.argon2_runs.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     fn key(username: &str, password: &str, hash: &str) -> [u8; 32] {
@@ -169,12 +178,18 @@ async fn by_password(state: &AppState, username: String, password: String) -> Re
     let account = state.storage.account_by_username(&username).await?;
     let Some(account) = account.filter(|a| !a.disabled && a.password_hash.is_some()) else {
         // Spend the same effort as for a real account before refusing.
+        let _turn = state.credentials.argon2_turn().await?;
         let _ = web::block(move || verify_password(&password, &DUMMY_HASH)).await;
         return Err(invalid());
     };
     let hash = account.password_hash.clone().unwrap_or_default();
     let key = CredentialCache::key(&username, &password, &hash);
     if !state.credentials.is_fresh(&key) {
+        let _turn = state.credentials.argon2_turn().await?;
+        // Requests with the same credentials that queued behind the first check need no own.
+        if state.credentials.is_fresh(&key) {
+            return Ok(account);
+        }
         let ok = web::block(move || verify_password(&password, &hash))
             .await
             .map_err(|e| ApiError::Internal(format!("password check failed: {e}")))?;

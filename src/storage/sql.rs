@@ -72,6 +72,15 @@ impl Sql {
         pred
     }
 
+    /// True when the row promises that no version of its object is later (`has_newer`), which
+    /// settles `last` without looking at the siblings.
+    fn has_no_newer(&self, alias: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("{alias}.has_newer = 0"),
+            Dialect::Postgres => format!("NOT {alias}.has_newer"),
+        }
+    }
+
     fn bind_list(&mut self, values: &[String]) -> String {
         let names: Vec<String> = values.iter().map(|v| self.bind(v.clone())).collect();
         names.join(", ")
@@ -111,11 +120,13 @@ pub fn push_object_conditions(sql: &mut Sql, vis: &ObjectVisibility, object_id: 
             format!("o2.spec_version IN ({l2})")
         }
         SpecVersionFilter::Latest if only_last => {
-            // One probe: no visible sibling with a later (spec_version, version).
+            // No visible sibling with a later (spec_version, version); a row that promises it has
+            // no later sibling at all (the common case) needs no probe.
             let v = sql.visibility(vis, "o2");
+            let settled = sql.has_no_newer("o");
             sql.push(&format!(
-                " AND NOT EXISTS ({sibling} AND (o2.spec_version > o.spec_version OR \
-                 (o2.spec_version = o.spec_version AND o2.version > o.version)) AND {v})"
+                " AND ({settled} OR NOT EXISTS ({sibling} AND (o2.spec_version > o.spec_version OR \
+                 (o2.spec_version = o.spec_version AND o2.version > o.version)) AND {v}))"
             ));
             return;
         }

@@ -79,6 +79,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("producer_org", Int),
             ("tlp", Int),
             ("raw", Text),
+            ("has_newer", Bool),
         ],
     ),
     ("object_recipients", &[("object_seq", Int), ("organisation_id", Int)]),

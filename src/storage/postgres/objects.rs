@@ -129,8 +129,10 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
         let tlps: Vec<i64> = rows.iter().map(|r| r.4).collect();
         let returned = tx
             .query(
-                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw) \
-                 SELECT $1, t.stix_id, t.type, t.spec_version, t.version, t.versioned, t.date_added, $2, t.tlp, t.raw \
+                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw, has_newer) \
+                 SELECT $1, t.stix_id, t.type, t.spec_version, t.version, t.versioned, t.date_added, $2, t.tlp, t.raw, \
+                   EXISTS (SELECT 1 FROM objects o2 WHERE o2.collection_key = $1 AND o2.stix_id = t.stix_id \
+                     AND (o2.spec_version > t.spec_version OR (o2.spec_version = t.spec_version AND o2.version > t.version))) \
                  FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[], $10::text[]) \
                    AS t(stix_id, type, spec_version, version, versioned, date_added, tlp, raw) \
                  ON CONFLICT DO NOTHING RETURNING date_added, seq",
@@ -138,6 +140,17 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
             )
             .await
             .map_err(db_err)?;
+        // Older versions, stored before or earlier in this envelope (which the insert's own
+        // EXISTS cannot see), lose their has_newer promise (see 0003_latest_hint.sql).
+        tx.execute(
+            "UPDATE objects o SET has_newer = TRUE \
+             FROM UNNEST($2::text[], $3::text[], $4::bigint[]) AS t(stix_id, spec_version, version) \
+             WHERE o.collection_key = $1 AND o.stix_id = t.stix_id AND NOT o.has_newer \
+               AND (o.spec_version < t.spec_version OR (o.spec_version = t.spec_version AND o.version < t.version))",
+            &[&batch.collection_key, &ids, &specs, &versions],
+        )
+        .await
+        .map_err(db_err)?;
         returned.iter().map(|r| (r.get(0), r.get(1))).collect()
     };
     let (mut rec_seq, mut rec_org) = (Vec::new(), Vec::new());

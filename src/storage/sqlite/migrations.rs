@@ -9,6 +9,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../schemas/sqlite/0001_core.sql")),
     (2, include_str!("../../../schemas/sqlite/0002_sharing.sql")),
     (3, include_str!("../../../schemas/sqlite/0003_validation.sql")),
+    (4, include_str!("../../../schemas/sqlite/0004_latest_hint.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -1,6 +1,7 @@
 //! SQLite storage: WAL, one writer thread with group commit, a pool of readers.
 
 mod audit;
+mod checkpoint;
 mod directory;
 pub mod migrations;
 mod objects;
@@ -73,7 +74,8 @@ impl SqliteStorage {
         let mut conn = Connection::open(path).map_err(db_err)?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 5000; PRAGMA cache_size = -{};",
+             PRAGMA busy_timeout = 5000; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY; \
+             PRAGMA wal_autocheckpoint = 0;",
             options.sqlite_cache_kib.max(1024) * 2
         ))
         .map_err(db_err)?;
@@ -95,7 +97,8 @@ impl SqliteStorage {
             .min_idle(Some(1))
             .build(manager)
             .map_err(|e| StorageError::Database(format!("cannot open reader pool: {e}")))?;
-        let writer = Writer::start(conn)?;
+        let checkpoints = checkpoint::start(path, synchronous)?;
+        let writer = Writer::start(conn, checkpoints)?;
         let read_permits = std::sync::Arc::new(tokio::sync::Semaphore::new(options.reader_pool_size.max(1) as usize));
         Ok(SqliteStorage { readers, read_permits, writer })
     }

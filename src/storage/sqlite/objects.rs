@@ -57,24 +57,47 @@ fn readers_by_identity(conn: &rusqlite::Connection, trust_group_id: i64) -> Resu
     rows.collect::<Result<_, _>>().map_err(db_err)
 }
 
+struct Sibling {
+    seq: i64,
+    spec_version: String,
+    version: i64,
+    versioned: bool,
+    producer_org: i64,
+    has_newer: bool,
+}
+
+impl Sibling {
+    /// STIX order of versions: spec_version first (as text, like SQL's), then the version.
+    fn is_later_than(&self, spec_version: &str, version: i64) -> bool {
+        (self.spec_version.as_str(), self.version) > (spec_version, version)
+    }
+
+    fn is_earlier_than(&self, spec_version: &str, version: i64) -> bool {
+        (self.spec_version.as_str(), self.version) < (spec_version, version)
+    }
+}
+
 fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, StorageError> {
     let mut successes = Vec::with_capacity(batch.objects.len());
     let mut failures = batch.rejected;
     let WriterCtx { conn, clock } = ctx;
     let mut readers: Option<HashMap<String, i64>> = None;
     {
-        let mut existing_unversioned = conn
+        // Every stored version of the object, usually none: tells an unversioned duplicate, the
+        // new row's `has_newer`, and which older rows lose their promise (see 0004_latest_hint.sql).
+        let mut siblings = conn
             .prepare_cached(
-                "SELECT 1 FROM objects WHERE collection_key = ?1 AND stix_id = ?2 AND spec_version = ?3 \
-                 AND producer_org = ?4 AND versioned = 0 LIMIT 1",
+                "SELECT seq, spec_version, version, versioned, producer_org, has_newer FROM objects \
+                 WHERE collection_key = ?1 AND stix_id = ?2",
             )
             .map_err(db_err)?;
         let mut insert = conn
             .prepare_cached(
-                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw, has_newer) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
             )
             .map_err(db_err)?;
+        let mut lose_promise = conn.prepare_cached("UPDATE objects SET has_newer = 1 WHERE seq = ?1").map_err(db_err)?;
         let mut insert_recipient = conn
             .prepare_cached("INSERT OR IGNORE INTO object_recipients (object_seq, organisation_id) VALUES (?1, ?2)")
             .map_err(db_err)?;
@@ -108,10 +131,24 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
                 Some(v) => (v, true),
                 None => (date_added * 1000, false),
             };
+            let known: Vec<Sibling> = siblings
+                .query_map(params![batch.collection_key, obj.stix_id], |r| {
+                    Ok(Sibling {
+                        seq: r.get(0)?,
+                        spec_version: r.get(1)?,
+                        version: r.get(2)?,
+                        versioned: r.get(3)?,
+                        producer_org: r.get(4)?,
+                        has_newer: r.get(5)?,
+                    })
+                })
+                .and_then(|rows| rows.collect())
+                .map_err(db_err)?;
             let duplicate = !versioned
-                && existing_unversioned
-                    .exists(params![batch.collection_key, obj.stix_id, obj.spec_version, batch.producer_org])
-                    .map_err(db_err)?;
+                && known.iter().any(|k| {
+                    !k.versioned && k.spec_version == obj.spec_version && k.producer_org == batch.producer_org
+                });
+            let has_newer = known.iter().any(|k| k.is_later_than(&obj.spec_version, version));
             let inserted = !duplicate
                 && insert
                     .execute(params![
@@ -124,10 +161,16 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
                         date_added,
                         batch.producer_org,
                         tlp.rank(),
-                        obj.raw
+                        obj.raw,
+                        has_newer
                     ])
                     .map_err(db_err)?
                     == 1;
+            if inserted {
+                for older in known.iter().filter(|k| !k.has_newer && k.is_earlier_than(&obj.spec_version, version)) {
+                    lose_promise.execute([older.seq]).map_err(db_err)?;
+                }
+            }
             if inserted {
                 let seq = conn.last_insert_rowid();
                 for org in recipient_orgs {

@@ -1,12 +1,14 @@
 //! The single SQLite writer. Jobs from all requests queue here; whatever is queued when the
 //! writer wakes is committed in one transaction (group commit), each job in its own savepoint so
 //! one failing job never undoes another. A job's caller hears back only after the commit.
+//! WAL checkpoints are left to the checkpoint thread (`checkpoint.rs`).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
+use super::checkpoint::{CheckpointSignal, CloseOnDrop};
 use super::rusqlite::Connection;
 use crate::domain::timestamp::{now_micros, Micros};
 use crate::storage::StorageError;
@@ -75,14 +77,17 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection) -> Result<Writer, StorageError> {
+    pub fn start(conn: Connection, checkpoints: CheckpointSignal) -> Result<Writer, StorageError> {
         let last: Option<i64> =
             conn.query_row("SELECT MAX(date_added) FROM objects", [], |r| r.get(0)).map_err(super::db_err)?;
         let mut ctx = WriterCtx { conn, clock: DateAddedClock { last: last.unwrap_or(0) } };
         let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(&mut ctx, jobs))
+            .spawn(move || {
+                let checkpoints = CloseOnDrop(checkpoints);
+                run(&mut ctx, jobs, &checkpoints.0)
+            })
             .map_err(|e| StorageError::Database(format!("cannot start writer thread: {e}")))?;
         Ok(Writer { queue })
     }
@@ -100,7 +105,7 @@ impl Writer {
     }
 }
 
-fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>) {
+fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>, checkpoints: &CheckpointSignal) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_JOBS_PER_COMMIT {
@@ -110,8 +115,9 @@ fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>) {
             }
         }
         let committed = commit_batch(ctx, &mut batch);
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, jobs = batch.len(), "write transaction failed");
+        match &committed {
+            Ok(()) => checkpoints.committed(),
+            Err(e) => tracing::error!(error = %e, jobs = batch.len(), "write transaction failed"),
         }
         for job in batch {
             job.finish(match &committed {
@@ -125,6 +131,14 @@ fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>) {
 fn commit_batch(ctx: &mut WriterCtx, batch: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
     ctx.conn.execute_batch("BEGIN IMMEDIATE").map_err(super::db_err)?;
     let result = (|| {
+        if let [only] = batch {
+            // Alone in the transaction: the transaction is the job's savepoint.
+            return if only.run(ctx) {
+                ctx.conn.execute_batch("COMMIT").map_err(super::db_err)
+            } else {
+                ctx.conn.execute_batch("ROLLBACK").map_err(super::db_err)
+            };
+        }
         for job in batch.iter_mut() {
             ctx.conn.execute_batch("SAVEPOINT job").map_err(super::db_err)?;
             if job.run(ctx) {
