@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::domain::credentials::{api_key_hash, api_key_prefix, verify_password};
+use super::password_checks::PasswordChecks;
+use crate::domain::credentials::{api_key_hash, api_key_prefix};
 use crate::domain::model::AccountRecord;
 use crate::domain::policy::Viewer;
 use crate::domain::timestamp::now_micros;
@@ -32,20 +33,30 @@ const MAX_CACHED: usize = 50_000;
 pub struct CredentialCache {
     ttl: Duration,
     verified: Mutex<HashMap<[u8; 32], Instant>>,
-    /// One argon2 run holds ~19 MiB for its duration: running more at once than there are
-    /// cores buys no speed, only memory (many partners signing in together).
-    argon2_runs: tokio::sync::Semaphore,
+    /// A turn per password-check thread: requests with the same credentials that waited for a
+    /// turn find the first one's result in `verified` instead of running argon2 again.
+    argon2_turns: tokio::sync::Semaphore,
+    password_checks: PasswordChecks,
 }
 
 impl CredentialCache {
     pub fn new(ttl: Duration) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        CredentialCache { ttl, verified: Mutex::new(HashMap::new()), argon2_runs: tokio::sync::Semaphore::new(cores) }
+        CredentialCache {
+            ttl,
+            verified: Mutex::new(HashMap::new()),
+            argon2_turns: tokio::sync::Semaphore::new(cores),
+            password_checks: PasswordChecks::start(cores),
+        }
     }
 
     /// Waits for a turn to run argon2: one run at a time per core.
     async fn argon2_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-        self.argon2_runs.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))
+        self.argon2_turns.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    async fn verify(&self, password: String, hash: String) -> Result<bool, ApiError> {
+        self.password_checks.verify(password, hash).await.ok_or_else(|| ApiError::Internal("password check failed".into()))
     }
 
     fn key(username: &str, password: &str, hash: &str) -> [u8; 32] {
@@ -179,7 +190,7 @@ async fn by_password(state: &AppState, username: String, password: String) -> Re
     let Some(account) = account.filter(|a| !a.disabled && a.password_hash.is_some()) else {
         // Spend the same effort as for a real account before refusing.
         let _turn = state.credentials.argon2_turn().await?;
-        let _ = web::block(move || verify_password(&password, &DUMMY_HASH)).await;
+        let _ = state.credentials.verify(password, DUMMY_HASH.clone()).await;
         return Err(invalid());
     };
     let hash = account.password_hash.clone().unwrap_or_default();
@@ -190,10 +201,7 @@ async fn by_password(state: &AppState, username: String, password: String) -> Re
         if state.credentials.is_fresh(&key) {
             return Ok(account);
         }
-        let ok = web::block(move || verify_password(&password, &hash))
-            .await
-            .map_err(|e| ApiError::Internal(format!("password check failed: {e}")))?;
-        if !ok {
+        if !state.credentials.verify(password, hash).await? {
             return Err(invalid());
         }
         state.credentials.remember(key);

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod jwt;
 pub mod media;
+mod password_checks;
 pub mod routes;
 
 use std::net::TcpListener;
