@@ -116,7 +116,7 @@ fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>, checkpoints: &Ch
         }
         let committed = commit_batch(ctx, &mut batch);
         match &committed {
-            Ok(()) => checkpoints.committed(),
+            Ok(()) => checkpoints.after_commit(&ctx.conn),
             Err(e) => tracing::error!(error = %e, jobs = batch.len(), "write transaction failed"),
         }
         for job in batch {
