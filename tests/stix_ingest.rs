@@ -87,17 +87,27 @@ async fn stix_pattern_observables_are_indexed() {
     sigma["pattern"] = json!("title: not parsed\ndetection: {}");
     hub.add("alpha", "shared", &[o, sigma]).await;
     let db = rusqlite::Connection::open(hub.config.storage.url.trim_start_matches("sqlite://")).unwrap();
-    let mut stmt = db.prepare("SELECT object_type, property, value FROM indicator_observables ORDER BY rowid").unwrap();
-    let rows: Vec<(String, String, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
-    let flat: Vec<String> = rows.iter().map(|(t, p, v)| format!("{t}:{p}={v}")).collect();
-    assert_eq!(
-        flat,
-        vec![
-            "ipv4-addr:value=198.51.100.7".to_string(),
-            "file:hashes.'SHA-256'=aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f".to_string(),
-            "domain-name:value=a.example".to_string(),
-            "domain-name:value=b.example".to_string(),
-        ]
-    );
+    let observables = |table: &str| {
+        let mut stmt = db.prepare(&format!("SELECT object_type, property, value FROM {table}")).unwrap();
+        let rows: Vec<(String, String, String)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+        let mut flat: Vec<String> = rows.iter().map(|(t, p, v)| format!("{t}:{p}={v}")).collect();
+        flat.sort();
+        flat
+    };
+    let expected = vec![
+        "domain-name:value=a.example".to_string(),
+        "domain-name:value=b.example".to_string(),
+        "file:hashes.'SHA-256'=aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f".to_string(),
+        "ipv4-addr:value=198.51.100.7".to_string(),
+    ];
+    // Right after ingest they may still be waiting for their index; the view shows them either way.
+    assert_eq!(observables("indicator_observables_all"), expected);
+    // Once the writer has been idle for a moment they are in the indexed table.
+    let waited = std::time::Instant::now();
+    while observables("indicator_observables") != expected {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(10), "observables never reached their index");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(observables("indicator_observables_pending").is_empty());
 }

@@ -153,6 +153,14 @@ pub fn sqlite_to_postgres(
     postgres_url: &str,
     options: &StorageOptions,
 ) -> Result<Vec<(String, u64)>, StorageError> {
+    // A database written by an older hub is upgraded first, so its columns are the ones copied.
+    {
+        let mut upgrade = rusqlite::Connection::open_with_flags(sqlite_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| StorageError::Config(format!("{}: {e}", sqlite_path.display())))?;
+        upgrade.busy_timeout(std::time::Duration::from_secs(5)).map_err(super::sqlite::db_err)?;
+        let latest = super::sqlite::migrations::latest_version();
+        super::sqlite::migrations::migrate_to(&mut upgrade, latest)?;
+    }
     let source = rusqlite::Connection::open_with_flags(sqlite_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| StorageError::Config(format!("{}: {e}", sqlite_path.display())))?;
     let target = PostgresStorage::open(postgres_url, options)?;
@@ -161,8 +169,10 @@ pub fn sqlite_to_postgres(
     source.execute_batch("BEGIN").map_err(super::sqlite::db_err)?;
     for (table, columns) in TABLES {
         let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+        // Observables still waiting for their index are copied with the indexed ones.
+        let from = if *table == "indicator_observables" { "indicator_observables_all" } else { table };
         let mut stmt =
-            source.prepare(&format!("SELECT {} FROM {table}", names.join(", "))).map_err(super::sqlite::db_err)?;
+            source.prepare(&format!("SELECT {} FROM {from}", names.join(", "))).map_err(super::sqlite::db_err)?;
         let rows = stmt
             .query_map([], |r| (0..names.len()).map(|i| r.get::<_, Value>(i)).collect::<Result<Vec<_>, _>>())
             .map_err(super::sqlite::db_err)?

@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../../schemas/sqlite/0002_sharing.sql")),
     (3, include_str!("../../../schemas/sqlite/0003_validation.sql")),
     (4, include_str!("../../../schemas/sqlite/0004_latest_hint.sql")),
+    (5, include_str!("../../../schemas/sqlite/0005_observables_staging.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -5,6 +5,7 @@ mod checkpoint;
 mod directory;
 pub mod migrations;
 mod objects;
+mod observables;
 mod writer;
 
 pub use r2d2_sqlite::rusqlite;

@@ -80,7 +80,7 @@ impl Sibling {
 fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, StorageError> {
     let mut successes = Vec::with_capacity(batch.objects.len());
     let mut failures = batch.rejected;
-    let WriterCtx { conn, clock } = ctx;
+    let WriterCtx { conn, clock, pending_observables } = ctx;
     let mut readers: Option<HashMap<String, i64>> = None;
     {
         // Every stored version of the object, usually none: tells an unversioned duplicate, the
@@ -103,7 +103,7 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
             .map_err(db_err)?;
         let mut insert_observable = conn
             .prepare_cached(
-                "INSERT INTO indicator_observables (object_seq, object_type, property, value) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO indicator_observables_pending (object_seq, object_type, property, value) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(db_err)?;
         for obj in batch.objects {
@@ -179,6 +179,7 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
                 for o in &obj.observables {
                     insert_observable.execute(params![seq, o.object_type, o.property, o.value]).map_err(db_err)?;
                 }
+                *pending_observables += obj.observables.len() as u64;
             }
             successes.push(StatusDetail {
                 id: obj.stix_id,

@@ -16,9 +16,14 @@ use crate::storage::StorageError;
 /// Jobs committed together at most; bounds the latency a large queue adds to the first job.
 const MAX_JOBS_PER_COMMIT: usize = 256;
 
+/// Quiet time after which the writer does its deferred work (moving pending observables).
+const IDLE_BEFORE_MAINTENANCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub struct WriterCtx {
     pub conn: Connection,
     pub clock: DateAddedClock,
+    /// Observables appended since the last move into their index (see observables.rs).
+    pub pending_observables: u64,
 }
 
 /// Hands out `date_added` values that strictly increase across the whole database, even if the
@@ -80,7 +85,8 @@ impl Writer {
     pub fn start(conn: Connection, checkpoints: CheckpointSignal) -> Result<Writer, StorageError> {
         let last: Option<i64> =
             conn.query_row("SELECT MAX(date_added) FROM objects", [], |r| r.get(0)).map_err(super::db_err)?;
-        let mut ctx = WriterCtx { conn, clock: DateAddedClock { last: last.unwrap_or(0) } };
+        let pending_observables = super::observables::pending(&conn)?;
+        let mut ctx = WriterCtx { conn, clock: DateAddedClock { last: last.unwrap_or(0) }, pending_observables };
         let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -106,7 +112,20 @@ impl Writer {
 }
 
 fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>, checkpoints: &CheckpointSignal) {
-    while let Ok(first) = jobs.recv() {
+    loop {
+        let first = match jobs.recv_timeout(IDLE_BEFORE_MAINTENANCE) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if super::observables::merge_if_due(ctx, true) {
+                    checkpoints.after_commit(&ctx.conn);
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                super::observables::merge_if_due(ctx, true);
+                return;
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_JOBS_PER_COMMIT {
             match jobs.try_recv() {
@@ -124,6 +143,9 @@ fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>, checkpoints: &Ch
                 Ok(()) => Ok(()),
                 Err(e) => Err(StorageError::Database(e.to_string())),
             });
+        }
+        if super::observables::merge_if_due(ctx, false) {
+            checkpoints.after_commit(&ctx.conn);
         }
     }
 }
