@@ -16,7 +16,7 @@ use crate::storage::StorageError;
 
 /// Shortest pause between two bulk copies while commits keep coming: pages written many times
 /// in a row (index interiors) are copied once per pause rather than once per commit.
-const CHECKPOINT_SPACING: Duration = Duration::from_millis(200);
+const CHECKPOINT_SPACING: Duration = Duration::from_millis(1000);
 
 #[derive(Clone)]
 pub struct CheckpointSignal {

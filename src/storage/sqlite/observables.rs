@@ -10,7 +10,7 @@ use crate::storage::StorageError;
 
 /// Observables waiting before the writer moves them even while ingest goes on. Larger batches
 /// share more index leaves; each move holds up the writer's queue for its duration.
-pub const MERGE_WHEN_PENDING: u64 = 100_000;
+pub const MERGE_WHEN_PENDING: u64 = 50_000;
 
 /// Observables waiting, counted at start.
 pub fn pending(conn: &Connection) -> Result<u64, StorageError> {
