@@ -288,7 +288,7 @@ impl ObjectStore for SqliteStorage {
     }
 
     async fn add_objects(&self, batch: IngestBatch) -> Result<StatusResource, StorageError> {
-        self.writer.execute(move |ctx| ingest(ctx, batch)).await
+        self.writer.execute_rows(batch.objects.len().max(1), move |ctx| ingest(ctx, batch)).await
     }
 
     async fn list_objects(&self, q: ObjectQuery) -> Result<Page<StoredObject>, StorageError> {

@@ -16,6 +16,10 @@ use crate::storage::StorageError;
 /// Jobs committed together at most; bounds the latency a large queue adds to the first job.
 const MAX_JOBS_PER_COMMIT: usize = 256;
 
+/// Rows (objects) after which a batch takes no further job. A job that fills a batch alone is
+/// committed alone, without a savepoint, whose journal would copy every page the job touches.
+const MAX_ROWS_PER_COMMIT: usize = 1000;
+
 /// Quiet time after which the writer does its deferred work (moving pending observables).
 const IDLE_BEFORE_MAINTENANCE: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -40,12 +44,15 @@ impl DateAddedClock {
 }
 
 trait Job: Send {
+    /// Rows the job writes, roughly (objects of an envelope; 1 for small jobs).
+    fn rows(&self) -> usize;
     /// Runs inside the open transaction; false when the job failed and its savepoint must be undone.
     fn run(&mut self, ctx: &mut WriterCtx) -> bool;
     fn finish(self: Box<Self>, committed: Result<(), StorageError>);
 }
 
 struct TypedJob<T, F> {
+    rows: usize,
     op: Option<F>,
     result: Option<Result<T, StorageError>>,
     reply: oneshot::Sender<Result<T, StorageError>>,
@@ -56,6 +63,10 @@ where
     T: Send,
     F: FnOnce(&mut WriterCtx) -> Result<T, StorageError> + Send,
 {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
     fn run(&mut self, ctx: &mut WriterCtx) -> bool {
         let Some(op) = self.op.take() else { return false };
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| op(ctx)))
@@ -104,8 +115,17 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut WriterCtx) -> Result<T, StorageError> + Send + 'static,
     {
+        self.execute_rows(1, op).await
+    }
+
+    /// `execute` for a job that writes about `rows` rows.
+    pub async fn execute_rows<T, F>(&self, rows: usize, op: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriterCtx) -> Result<T, StorageError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(TypedJob { op: Some(op), result: None, reply });
+        let job: Box<dyn Job> = Box::new(TypedJob { rows, op: Some(op), result: None, reply });
         self.queue.send(job).map_err(|_| StorageError::Unavailable)?;
         answer.await.map_err(|_| StorageError::Unavailable)?
     }
@@ -126,10 +146,14 @@ fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>, checkpoints: &Ch
                 return;
             }
         };
+        let mut rows = first.rows();
         let mut batch = vec![first];
-        while batch.len() < MAX_JOBS_PER_COMMIT {
+        while batch.len() < MAX_JOBS_PER_COMMIT && rows < MAX_ROWS_PER_COMMIT {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    rows += job.rows();
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
