@@ -51,7 +51,7 @@ pub struct StorageConfig {
     pub sqlite_synchronous: String,
     /// Status resources are kept at least this long (TAXII asks for at least 24 hours).
     pub status_retention_hours: u64,
-    /// SQLite page cache per reader connection, KiB (the writer gets twice as much). The OS page
+    /// SQLite page cache per reader connection, KiB (the writer gets four times as much). The OS page
     /// cache holds the rest of the database; this bounds the hub's own memory.
     pub sqlite_cache_kib: u32,
     /// PostgreSQL only: the schema to use (created if missing).
@@ -154,7 +154,7 @@ impl Default for StorageConfig {
             reader_pool_size: 4,
             sqlite_synchronous: "full".into(),
             status_retention_hours: 168,
-            sqlite_cache_kib: 8192,
+            sqlite_cache_kib: 4096,
             postgres_schema: None,
             postgres_ca_file: None,
         }

@@ -172,7 +172,7 @@ impl Default for StorageOptions {
         StorageOptions {
             reader_pool_size: 4,
             sqlite_synchronous: "full".into(),
-            sqlite_cache_kib: 8192,
+            sqlite_cache_kib: 4096,
             postgres_schema: None,
             postgres_ca_file: None,
         }

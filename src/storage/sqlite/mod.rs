@@ -77,7 +77,7 @@ impl SqliteStorage {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = 5000; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY; \
              PRAGMA wal_autocheckpoint = 0;",
-            options.sqlite_cache_kib.max(1024) * 2
+            options.sqlite_cache_kib.max(1024) * 4
         ))
         .map_err(db_err)?;
         migrations::migrate_to(&mut conn, migrations::latest_version())?;
