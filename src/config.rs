@@ -46,6 +46,8 @@ pub struct StorageConfig {
     /// `sqlite:///absolute/path/hub.db`, `sqlite://relative/path/hub.db`, or
     /// `postgres://user:password@host:5432/db?sslmode=require` for several replicas.
     pub url: String,
+    /// SQLite reader connections (default: one per core, at least 2); PostgreSQL pools twice as
+    /// many connections, at least 8.
     pub reader_pool_size: u32,
     /// `full` (every acknowledged write survives power loss), `normal` or `extra`.
     pub sqlite_synchronous: String,
@@ -151,7 +153,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             url: "sqlite://data/hub.db".into(),
-            reader_pool_size: 4,
+            reader_pool_size: crate::storage::default_reader_pool_size(),
             sqlite_synchronous: "full".into(),
             status_retention_hours: 168,
             sqlite_cache_kib: 4096,

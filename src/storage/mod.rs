@@ -154,12 +154,19 @@ pub fn open(url: &str, options: &StorageOptions) -> Result<SharedStorage, Storag
     )))
 }
 
+/// One SQLite reader per core: more readers than cores add no speed, only memory (each keeps its
+/// page cache and its thread's allocator cache; with 4 readers on 2 cores the hub held 70 MB more
+/// after the 1M-object benchmark's pulls).
+pub fn default_reader_pool_size() -> u32 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u32).max(2)
+}
+
 #[derive(Debug, Clone)]
 pub struct StorageOptions {
     pub reader_pool_size: u32,
     /// SQLite `synchronous` mode: `full` makes every acknowledged write survive power loss.
     pub sqlite_synchronous: String,
-    /// SQLite page cache per reader connection in KiB (the writer gets twice as much).
+    /// SQLite page cache per reader connection in KiB (the writer gets four times as much).
     pub sqlite_cache_kib: u32,
     /// PostgreSQL schema to use (created if missing); `None` = the connection's search_path.
     pub postgres_schema: Option<String>,
@@ -170,7 +177,7 @@ pub struct StorageOptions {
 impl Default for StorageOptions {
     fn default() -> Self {
         StorageOptions {
-            reader_pool_size: 4,
+            reader_pool_size: default_reader_pool_size(),
             sqlite_synchronous: "full".into(),
             sqlite_cache_kib: 4096,
             postgres_schema: None,

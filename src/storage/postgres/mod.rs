@@ -107,7 +107,7 @@ impl PostgresStorage {
             Manager::from_config(config, tokio_postgres::NoTls, manager_config)
         };
         let mut builder = Pool::builder(manager)
-            .max_size(options.reader_pool_size.max(2) as usize * 2)
+            .max_size(options.reader_pool_size.max(4) as usize * 2)
             .runtime(deadpool_postgres::Runtime::Tokio1);
         if let Some(schema) = options.postgres_schema.clone() {
             builder = builder.post_create(deadpool_postgres::Hook::async_fn(move |client, _| {
