@@ -8,6 +8,7 @@ pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 pub mod transfer;
+pub mod versions;
 
 use std::sync::Arc;
 

@@ -13,6 +13,7 @@ use crate::domain::policy::{effective_tlp, red_recipients, ObjectVisibility};
 use crate::domain::timestamp::{format_nanos, now_micros, Micros};
 use crate::domain::tlp::Tlp;
 use crate::storage::sql::{push_object_conditions, Dialect, Sql};
+use crate::storage::versions::Sibling;
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
 
 pub(super) const COLLECTION_COLUMNS: &str =
@@ -60,6 +61,29 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
         .map_err(db_err)?
         .get(0);
     let mut next_date_added = block_end - n.max(1) + 1;
+    // Every stored version of the envelope's objects (usually none), in one query.
+    let mut stored: HashMap<String, Vec<Sibling>> = HashMap::new();
+    {
+        let envelope_ids: Vec<&str> = batch.objects.iter().map(|o| o.stix_id.as_str()).collect();
+        let found = tx
+            .query(
+                "SELECT seq, stix_id, spec_version, version, versioned, producer_org, has_newer FROM objects \
+                 WHERE collection_key = $1 AND stix_id = ANY($2)",
+                &[&batch.collection_key, &envelope_ids],
+            )
+            .await
+            .map_err(db_err)?;
+        for r in found {
+            stored.entry(r.get(1)).or_default().push(Sibling {
+                seq: r.get(0),
+                spec_version: r.get(2),
+                version: r.get(3),
+                versioned: r.get(4),
+                producer_org: r.get(5),
+                has_newer: r.get(6),
+            });
+        }
+    }
     let mut readers: Option<HashMap<String, i64>> = None;
     let mut failures = batch.rejected;
     // Per object: (object, date_added, version, versioned, tlp, recipient organisations) or a
@@ -98,14 +122,9 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
             None => (date_added * 1000, false),
         };
         if !versioned {
-            let present = tx
-                .query_opt(
-                    "SELECT 1 FROM objects WHERE collection_key = $1 AND stix_id = $2 AND spec_version = $3 AND producer_org = $4 AND NOT versioned LIMIT 1",
-                    &[&batch.collection_key, &obj.stix_id, &obj.spec_version, &batch.producer_org],
-                )
-                .await
-                .map_err(db_err)?
-                .is_some();
+            let present = stored
+                .get(&obj.stix_id)
+                .is_some_and(|known| known.iter().any(|k| k.is_unversioned_copy(&obj.spec_version, batch.producer_org)));
             if present {
                 outcomes.push((obj.stix_id, version, None));
                 continue;
@@ -127,30 +146,43 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
         let versions: Vec<i64> = rows.iter().map(|r| r.2).collect();
         let versioned: Vec<bool> = rows.iter().map(|r| r.3).collect();
         let tlps: Vec<i64> = rows.iter().map(|r| r.4).collect();
+        // The has_newer promise: no later version stored, none later in this envelope.
+        let mut in_envelope: HashMap<&str, Vec<(&str, i64)>> = HashMap::new();
+        for r in &rows {
+            in_envelope.entry(r.0.stix_id.as_str()).or_default().push((r.0.spec_version.as_str(), r.2));
+        }
+        let has_newer: Vec<bool> = rows
+            .iter()
+            .map(|r| {
+                let (id, spec, version) = (r.0.stix_id.as_str(), r.0.spec_version.as_str(), r.2);
+                stored.get(id).is_some_and(|known| known.iter().any(|k| k.is_later_than(spec, version)))
+                    || in_envelope.get(id).is_some_and(|vs| vs.iter().any(|v| *v > (spec, version)))
+            })
+            .collect();
+        let outdated: Vec<i64> = stored
+            .iter()
+            .flat_map(|(id, known)| {
+                let newest_here = in_envelope.get(id.as_str()).and_then(|vs| vs.iter().max().copied());
+                known
+                    .iter()
+                    .filter(move |k| !k.has_newer && newest_here.is_some_and(|(s, v)| k.is_earlier_than(s, v)))
+                    .map(|k| k.seq)
+            })
+            .collect();
+        if !outdated.is_empty() {
+            tx.execute("UPDATE objects SET has_newer = TRUE WHERE seq = ANY($1)", &[&outdated]).await.map_err(db_err)?;
+        }
         let returned = tx
             .query(
                 "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw, has_newer) \
-                 SELECT $1, t.stix_id, t.type, t.spec_version, t.version, t.versioned, t.date_added, $2, t.tlp, t.raw, \
-                   EXISTS (SELECT 1 FROM objects o2 WHERE o2.collection_key = $1 AND o2.stix_id = t.stix_id \
-                     AND (o2.spec_version > t.spec_version OR (o2.spec_version = t.spec_version AND o2.version > t.version))) \
-                 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[], $10::text[]) \
-                   AS t(stix_id, type, spec_version, version, versioned, date_added, tlp, raw) \
+                 SELECT $1, t.stix_id, t.type, t.spec_version, t.version, t.versioned, t.date_added, $2, t.tlp, t.raw, t.has_newer \
+                 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[], $10::text[], $11::bool[]) \
+                   AS t(stix_id, type, spec_version, version, versioned, date_added, tlp, raw, has_newer) \
                  ON CONFLICT DO NOTHING RETURNING date_added, seq",
-                &[&batch.collection_key, &batch.producer_org, &ids, &types, &specs, &versions, &versioned, &date_added, &tlps, &raws],
+                &[&batch.collection_key, &batch.producer_org, &ids, &types, &specs, &versions, &versioned, &date_added, &tlps, &raws, &has_newer],
             )
             .await
             .map_err(db_err)?;
-        // Older versions, stored before or earlier in this envelope (which the insert's own
-        // EXISTS cannot see), lose their has_newer promise (see 0003_latest_hint.sql).
-        tx.execute(
-            "UPDATE objects o SET has_newer = TRUE \
-             FROM UNNEST($2::text[], $3::text[], $4::bigint[]) AS t(stix_id, spec_version, version) \
-             WHERE o.collection_key = $1 AND o.stix_id = t.stix_id AND NOT o.has_newer \
-               AND (o.spec_version < t.spec_version OR (o.spec_version = t.spec_version AND o.version < t.version))",
-            &[&batch.collection_key, &ids, &specs, &versions],
-        )
-        .await
-        .map_err(db_err)?;
         returned.iter().map(|r| (r.get(0), r.get(1))).collect()
     };
     let (mut rec_seq, mut rec_org) = (Vec::new(), Vec::new());

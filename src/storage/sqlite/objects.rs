@@ -12,6 +12,7 @@ use crate::domain::policy::{effective_tlp, red_recipients, ObjectVisibility};
 use crate::domain::timestamp::{format_nanos, Micros};
 use crate::domain::tlp::Tlp;
 use crate::storage::sql::{push_object_conditions, Sql};
+use crate::storage::versions::Sibling;
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
 
 pub(super) const COLLECTION_COLUMNS: &str =
@@ -55,26 +56,6 @@ fn readers_by_identity(conn: &rusqlite::Connection, trust_group_id: i64) -> Resu
         .map_err(db_err)?;
     let rows = stmt.query_map([trust_group_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
     rows.collect::<Result<_, _>>().map_err(db_err)
-}
-
-struct Sibling {
-    seq: i64,
-    spec_version: String,
-    version: i64,
-    versioned: bool,
-    producer_org: i64,
-    has_newer: bool,
-}
-
-impl Sibling {
-    /// STIX order of versions: spec_version first (as text, like SQL's), then the version.
-    fn is_later_than(&self, spec_version: &str, version: i64) -> bool {
-        (self.spec_version.as_str(), self.version) > (spec_version, version)
-    }
-
-    fn is_earlier_than(&self, spec_version: &str, version: i64) -> bool {
-        (self.spec_version.as_str(), self.version) < (spec_version, version)
-    }
 }
 
 fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, StorageError> {
@@ -144,10 +125,8 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
                 })
                 .and_then(|rows| rows.collect())
                 .map_err(db_err)?;
-            let duplicate = !versioned
-                && known.iter().any(|k| {
-                    !k.versioned && k.spec_version == obj.spec_version && k.producer_org == batch.producer_org
-                });
+            let duplicate =
+                !versioned && known.iter().any(|k| k.is_unversioned_copy(&obj.spec_version, batch.producer_org));
             let has_newer = known.iter().any(|k| k.is_later_than(&obj.spec_version, version));
             let inserted = !duplicate
                 && insert
