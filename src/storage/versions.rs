@@ -17,8 +17,10 @@ impl Sibling {
         (self.spec_version.as_str(), self.version) > (spec_version, version)
     }
 
-    pub fn is_earlier_than(&self, spec_version: &str, version: i64) -> bool {
-        (self.spec_version.as_str(), self.version) < (spec_version, version)
+    /// Whether adding the version (spec_version, version) breaks this row's promise that no
+    /// later version exists, so its `has_newer` must be set.
+    pub fn loses_promise_to(&self, spec_version: &str, version: i64) -> bool {
+        !self.has_newer && (self.spec_version.as_str(), self.version) < (spec_version, version)
     }
 
     /// The same unversioned object (an SCO without a version) from the same producer.

@@ -46,6 +46,16 @@ fn select_with_membership() -> String {
     )
 }
 
+/// An object of the envelope that is to be inserted.
+struct NewRow {
+    obj: IncomingObject,
+    date_added: i64,
+    version: i64,
+    versioned: bool,
+    tlp: i64,
+    recipient_orgs: Vec<i64>,
+}
+
 async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, StorageError> {
     let mut client = pool.get().await.map_err(pool_err)?;
     let tx = client.transaction().await.map_err(db_err)?;
@@ -86,9 +96,9 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
     }
     let mut readers: Option<HashMap<String, i64>> = None;
     let mut failures = batch.rejected;
-    // Per object: (object, date_added, version, versioned, tlp, recipient organisations) or a
-    // success that needs no insert (an unversioned object already present).
-    let mut rows = Vec::with_capacity(batch.objects.len());
+    // The rows to insert, and per object its outcome: (id, version, date_added when it is to be
+    // inserted; None for an unversioned object already present).
+    let mut rows: Vec<NewRow> = Vec::with_capacity(batch.objects.len());
     let mut outcomes: Vec<(String, i64, Option<i64>)> = Vec::with_capacity(batch.objects.len());
     for obj in batch.objects {
         let tlp = effective_tlp(obj.marking_tlp, batch.default_tlp);
@@ -131,30 +141,30 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
             }
         }
         outcomes.push((obj.stix_id.clone(), version, Some(date_added)));
-        rows.push((obj, date_added, version, versioned, tlp.rank(), recipient_orgs));
+        rows.push(NewRow { obj, date_added, version, versioned, tlp: tlp.rank(), recipient_orgs });
     }
     // One statement for the whole envelope; conflicting (already present) rows are not returned.
     let inserted: HashMap<i64, i64> = if rows.is_empty() {
         HashMap::new()
     } else {
-        let col = |f: &dyn Fn(&(IncomingObject, i64, i64, bool, i64, Vec<i64>)) -> String| rows.iter().map(f).collect::<Vec<String>>();
-        let ids = col(&|r| r.0.stix_id.clone());
-        let types = col(&|r| r.0.stix_type.clone());
-        let specs = col(&|r| r.0.spec_version.clone());
-        let raws = col(&|r| r.0.raw.clone());
-        let date_added: Vec<i64> = rows.iter().map(|r| r.1).collect();
-        let versions: Vec<i64> = rows.iter().map(|r| r.2).collect();
-        let versioned: Vec<bool> = rows.iter().map(|r| r.3).collect();
-        let tlps: Vec<i64> = rows.iter().map(|r| r.4).collect();
+        let col = |f: &dyn Fn(&NewRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
+        let ids = col(&|r| r.obj.stix_id.clone());
+        let types = col(&|r| r.obj.stix_type.clone());
+        let specs = col(&|r| r.obj.spec_version.clone());
+        let raws = col(&|r| r.obj.raw.clone());
+        let date_added: Vec<i64> = rows.iter().map(|r| r.date_added).collect();
+        let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
+        let versioned: Vec<bool> = rows.iter().map(|r| r.versioned).collect();
+        let tlps: Vec<i64> = rows.iter().map(|r| r.tlp).collect();
         // The has_newer promise: no later version stored, none later in this envelope.
         let mut in_envelope: HashMap<&str, Vec<(&str, i64)>> = HashMap::new();
         for r in &rows {
-            in_envelope.entry(r.0.stix_id.as_str()).or_default().push((r.0.spec_version.as_str(), r.2));
+            in_envelope.entry(r.obj.stix_id.as_str()).or_default().push((r.obj.spec_version.as_str(), r.version));
         }
         let has_newer: Vec<bool> = rows
             .iter()
             .map(|r| {
-                let (id, spec, version) = (r.0.stix_id.as_str(), r.0.spec_version.as_str(), r.2);
+                let (id, spec, version) = (r.obj.stix_id.as_str(), r.obj.spec_version.as_str(), r.version);
                 stored.get(id).is_some_and(|known| known.iter().any(|k| k.is_later_than(spec, version)))
                     || in_envelope.get(id).is_some_and(|vs| vs.iter().any(|v| *v > (spec, version)))
             })
@@ -165,7 +175,7 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
                 let newest_here = in_envelope.get(id.as_str()).and_then(|vs| vs.iter().max().copied());
                 known
                     .iter()
-                    .filter(move |k| !k.has_newer && newest_here.is_some_and(|(s, v)| k.is_earlier_than(s, v)))
+                    .filter(move |k| newest_here.is_some_and(|(s, v)| k.loses_promise_to(s, v)))
                     .map(|k| k.seq)
             })
             .collect();
@@ -187,7 +197,7 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
     };
     let (mut rec_seq, mut rec_org) = (Vec::new(), Vec::new());
     let (mut obs_seq, mut obs_type, mut obs_prop, mut obs_value) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (obj, date_added, _, _, _, recipient_orgs) in &rows {
+    for NewRow { obj, date_added, recipient_orgs, .. } in &rows {
         if let Some(seq) = inserted.get(date_added) {
             for org in recipient_orgs {
                 rec_seq.push(*seq);

@@ -146,12 +146,10 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
                     .map_err(db_err)?
                     == 1;
             if inserted {
-                for older in known.iter().filter(|k| !k.has_newer && k.is_earlier_than(&obj.spec_version, version)) {
+                let seq = conn.last_insert_rowid();
+                for older in known.iter().filter(|k| k.loses_promise_to(&obj.spec_version, version)) {
                     lose_promise.execute([older.seq]).map_err(db_err)?;
                 }
-            }
-            if inserted {
-                let seq = conn.last_insert_rowid();
                 for org in recipient_orgs {
                     insert_recipient.execute(params![seq, org]).map_err(db_err)?;
                 }

@@ -136,13 +136,11 @@ fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>, checkpoints: &Ch
         let first = match jobs.recv_timeout(IDLE_BEFORE_MAINTENANCE) {
             Ok(job) => job,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if super::observables::merge_if_due(ctx, true) {
-                    checkpoints.after_commit(&ctx.conn);
-                }
+                move_observables_if_due(ctx, checkpoints, true);
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                super::observables::merge_if_due(ctx, true);
+                move_observables_if_due(ctx, checkpoints, true);
                 return;
             }
         };
@@ -168,9 +166,14 @@ fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>, checkpoints: &Ch
                 Err(e) => Err(StorageError::Database(e.to_string())),
             });
         }
-        if super::observables::merge_if_due(ctx, false) {
-            checkpoints.after_commit(&ctx.conn);
-        }
+        move_observables_if_due(ctx, checkpoints, false);
+    }
+}
+
+/// The writer's deferred work (observables into their index), a commit like any other.
+fn move_observables_if_due(ctx: &mut WriterCtx, checkpoints: &CheckpointSignal, idle: bool) {
+    if super::observables::merge_if_due(ctx, idle) {
+        checkpoints.after_commit(&ctx.conn);
     }
 }
 
