@@ -38,33 +38,13 @@ async fn ingest(hubs: &[&HubProcess], objects: &[Value]) -> Duration {
     start.elapsed()
 }
 
-async fn pull_all(hub: &HubProcess) -> usize {
-    let mut next: Option<String> = None;
-    let mut n = 0;
-    loop {
-        let mut url = format!("{}?limit=1000", hub.objects_url);
-        if let Some(c) = &next {
-            url.push_str(&format!("&next={c}"));
-        }
-        let page: Value = hub.client.get(&url).basic_auth("", Some(&hub.key)).header("Accept", TAXII).send().await.unwrap().json().await.unwrap();
-        n += page["objects"].as_array().map_or(0, Vec::len);
-        next = page["next"].as_str().map(str::to_string);
-        if next.is_none() {
-            return n;
-        }
-    }
-}
-
 async fn pulls(hubs: &[&HubProcess], pullers: usize) -> (usize, Duration) {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for p in 0..pullers {
         let hub = hubs[p % hubs.len()];
         let (client, objects_url, key) = (hub.client.clone(), hub.objects_url.clone(), hub.key.clone());
-        tasks.push(tokio::spawn(async move {
-            let h = HubLike { client, objects_url, key };
-            h.pull().await
-        }));
+        tasks.push(tokio::spawn(pull_all(client, objects_url, key)));
     }
     let mut total = 0;
     for t in tasks {
@@ -73,27 +53,20 @@ async fn pulls(hubs: &[&HubProcess], pullers: usize) -> (usize, Duration) {
     (total, start.elapsed())
 }
 
-struct HubLike {
-    client: reqwest::Client,
-    objects_url: String,
-    key: String,
-}
-
-impl HubLike {
-    async fn pull(&self) -> usize {
-        let mut next: Option<String> = None;
-        let mut n = 0;
-        loop {
-            let mut url = format!("{}?limit=1000", self.objects_url);
-            if let Some(c) = &next {
-                url.push_str(&format!("&next={c}"));
-            }
-            let page: Value = self.client.get(&url).basic_auth("", Some(&self.key)).header("Accept", TAXII).send().await.unwrap().json().await.unwrap();
-            n += page["objects"].as_array().map_or(0, Vec::len);
-            next = page["next"].as_str().map(str::to_string);
-            if next.is_none() {
-                return n;
-            }
+/// Follows `next` through the whole collection; the number of objects delivered.
+async fn pull_all(client: reqwest::Client, objects_url: String, key: String) -> usize {
+    let mut next: Option<String> = None;
+    let mut n = 0;
+    loop {
+        let mut url = format!("{objects_url}?limit=1000");
+        if let Some(c) = &next {
+            url.push_str(&format!("&next={c}"));
+        }
+        let page: Value = client.get(&url).basic_auth("", Some(&key)).header("Accept", TAXII).send().await.unwrap().json().await.unwrap();
+        n += page["objects"].as_array().map_or(0, Vec::len);
+        next = page["next"].as_str().map(str::to_string);
+        if next.is_none() {
+            return n;
         }
     }
 }
@@ -112,7 +85,6 @@ fn main() {
     let (p2n, p2) = rt.block_on(pulls(&[&one, &two], 4));
     assert_eq!(p1n, 4 * 2 * n);
     assert_eq!(p2n, p1n);
-    let _ = pull_all; // single-puller variant kept for ad-hoc runs
     let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
     println!("PostgreSQL, {n} objects per ingest phase, {} stored for the pulls", 2 * n);
     println!("ingest, 8 concurrent partners:  1 replica {:>8.0} objects/s   2 replicas {:>8.0} objects/s   ({:.2}×)", rate(n, t1), rate(n, t2), t1.as_secs_f64() / t2.as_secs_f64());

@@ -101,31 +101,26 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
+/// A "Name:  N kB" line of /proc/PID/status, in bytes.
+fn status_bytes(status: &str, name: &str) -> Option<u64> {
+    status
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+}
+
 /// (VmHWM, VmRSS) in bytes.
 pub fn memory(pid: u32) -> Option<(u64, u64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        s.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    };
-    Some((field("VmHWM:")?, field("VmRSS:")?))
+    Some((status_bytes(&s, "VmHWM:")?, status_bytes(&s, "VmRSS:")?))
 }
 
-/// (RssAnon, RssFile) in bytes: heap versus mapped files (SQLite's mmap counts here).
+/// (RssAnon, RssFile) in bytes: heap versus mapped files (shared libraries, any mmap).
 pub fn rss_split(pid: u32) -> (u64, u64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        s.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-            .unwrap_or(0)
-    };
-    (field("RssAnon:"), field("RssFile:"))
+    (status_bytes(&s, "RssAnon:").unwrap_or(0), status_bytes(&s, "RssFile:").unwrap_or(0))
 }
 
 /// Peak RSS of a process tree: the sum of each process's VmHWM (an upper bound of the tree's peak).
