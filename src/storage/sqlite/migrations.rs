@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../../schemas/sqlite/0003_validation.sql")),
     (4, include_str!("../../../schemas/sqlite/0004_latest_hint.sql")),
     (5, include_str!("../../../schemas/sqlite/0005_observables_staging.sql")),
+    (6, include_str!("../../../schemas/sqlite/0006_observable_keys.sql")),
 ];
 
 pub fn latest_version() -> i64 {
@@ -40,6 +41,8 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StorageErro
         )));
     }
     let from = version;
+    // Migration 6 computes observable keys in SQL.
+    super::observables::register_key_function(conn)?;
     for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > from && *v <= target) {
         let tx = conn.transaction().map_err(super::db_err)?;
         tx.execute_batch(sql).map_err(super::db_err)?;

@@ -80,6 +80,8 @@ impl SqliteStorage {
             options.sqlite_cache_kib.max(1024) * 4
         ))
         .map_err(db_err)?;
+        // The writer's observable moves compute keys in SQL (migrations register it as well).
+        observables::register_key_function(&conn)?;
         migrations::migrate_to(&mut conn, migrations::latest_version())?;
         conn.set_prepared_statement_cache_capacity(64);
         let manager = SqliteConnectionManager::file(path)
