@@ -3,6 +3,7 @@
 mod audit;
 mod checkpoint;
 mod directory;
+mod durability;
 pub mod migrations;
 mod objects;
 mod observables;
@@ -10,7 +11,7 @@ mod writer;
 
 pub use r2d2_sqlite::rusqlite;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
@@ -53,7 +54,9 @@ pub struct SqliteStorage {
 /// Page cache per connection, in KiB. Readers share the OS page cache for the rest, so memory
 /// stays flat as the database grows (no mmap: mapped pages would count in the hub's RSS).
 fn reader_pragmas(cache_kib: u32) -> String {
-    format!("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON; PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 0;")
+    format!(
+        "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON; PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 0;"
+    )
 }
 
 impl SqliteStorage {
@@ -62,7 +65,7 @@ impl SqliteStorage {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StorageError::Config(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let synchronous = match options.sqlite_synchronous.to_ascii_lowercase().as_str() {
+        let configured = match options.sqlite_synchronous.to_ascii_lowercase().as_str() {
             "full" => "FULL",
             "normal" => "NORMAL",
             "extra" => "EXTRA",
@@ -73,6 +76,10 @@ impl SqliteStorage {
             }
         };
         let mut conn = Connection::open(path).map_err(db_err)?;
+        // `full` is kept by syncing the WAL on the sync thread before callers hear back, so the
+        // writer's own connection runs `normal` (durability.rs).
+        let sync_behind_wal_of = conn.path().filter(|p| configured == "FULL" && !p.is_empty()).map(PathBuf::from);
+        let synchronous = if sync_behind_wal_of.is_some() { "NORMAL" } else { configured };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = 5000; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY; \
@@ -101,7 +108,12 @@ impl SqliteStorage {
             .build(manager)
             .map_err(|e| StorageError::Database(format!("cannot open reader pool: {e}")))?;
         let checkpoints = checkpoint::start(path, synchronous)?;
-        let writer = Writer::start(conn, checkpoints)?;
+        let durability = match sync_behind_wal_of {
+            Some(db) => durability::Durability::sync_behind(db)
+                .map_err(|e| StorageError::Database(format!("cannot start the WAL sync thread: {e}")))?,
+            None => durability::Durability::InCommit,
+        };
+        let writer = Writer::start(conn, checkpoints, durability)?;
         let read_permits = std::sync::Arc::new(tokio::sync::Semaphore::new(options.reader_pool_size.max(1) as usize));
         Ok(SqliteStorage { readers, read_permits, writer })
     }

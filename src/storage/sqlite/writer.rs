@@ -1,6 +1,7 @@
 //! The single SQLite writer. Jobs from all requests queue here; whatever is queued when the
 //! writer wakes is committed in one transaction (group commit), each job in its own savepoint so
-//! one failing job never undoes another. A job's caller hears back only after the commit.
+//! one failing job never undoes another. A job's caller hears back only once the commit is
+//! durable (`durability.rs`: possibly from the sync thread, while the writer goes on).
 //! WAL checkpoints are left to the checkpoint thread (`checkpoint.rs`).
 
 use std::panic::AssertUnwindSafe;
@@ -9,6 +10,7 @@ use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 use super::checkpoint::{CheckpointSignal, CloseOnDrop};
+use super::durability::{Durability, Settle};
 use super::rusqlite::Connection;
 use crate::domain::timestamp::{now_micros, Micros};
 use crate::storage::StorageError;
@@ -93,7 +95,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, checkpoints: CheckpointSignal) -> Result<Writer, StorageError> {
+    pub fn start(
+        conn: Connection,
+        checkpoints: CheckpointSignal,
+        durability: Durability,
+    ) -> Result<Writer, StorageError> {
         let last: Option<i64> =
             conn.query_row("SELECT MAX(date_added) FROM objects", [], |r| r.get(0)).map_err(super::db_err)?;
         let pending_observables = super::observables::pending(&conn)?;
@@ -103,7 +109,7 @@ impl Writer {
             .name("sqlite-writer".into())
             .spawn(move || {
                 let checkpoints = CloseOnDrop(checkpoints);
-                run(&mut ctx, jobs, &checkpoints.0)
+                run(&mut ctx, jobs, &checkpoints.0, &durability)
             })
             .map_err(|e| StorageError::Database(format!("cannot start writer thread: {e}")))?;
         Ok(Writer { queue })
@@ -131,7 +137,24 @@ impl Writer {
     }
 }
 
-fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>, checkpoints: &CheckpointSignal) {
+/// A committed batch, answered once durable.
+struct Committed(Vec<Box<dyn Job>>);
+
+impl Settle for Committed {
+    fn settle(self: Box<Self>, synced: std::io::Result<()>) {
+        let synced = synced.map_err(|e| format!("the commit could not be made durable: {e}"));
+        for job in self.0 {
+            job.finish(synced.clone().map_err(StorageError::Database));
+        }
+    }
+}
+
+fn run(
+    ctx: &mut WriterCtx,
+    jobs: mpsc::Receiver<Box<dyn Job>>,
+    checkpoints: &CheckpointSignal,
+    durability: &Durability,
+) {
     loop {
         let first = match jobs.recv_timeout(IDLE_BEFORE_MAINTENANCE) {
             Ok(job) => job,
@@ -155,16 +178,17 @@ fn run(ctx: &mut WriterCtx, jobs: mpsc::Receiver<Box<dyn Job>>, checkpoints: &Ch
                 Err(_) => break,
             }
         }
-        let committed = commit_batch(ctx, &mut batch);
-        match &committed {
-            Ok(()) => checkpoints.after_commit(&ctx.conn),
-            Err(e) => tracing::error!(error = %e, jobs = batch.len(), "write transaction failed"),
-        }
-        for job in batch {
-            job.finish(match &committed {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StorageError::Database(e.to_string())),
-            });
+        match commit_batch(ctx, &mut batch) {
+            Ok(()) => {
+                durability.settle(Box::new(Committed(batch)));
+                checkpoints.after_commit(&ctx.conn);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(), "write transaction failed");
+                for job in batch {
+                    job.finish(Err(StorageError::Database(e.to_string())));
+                }
+            }
         }
         move_observables_if_due(ctx, checkpoints, false);
     }
