@@ -18,9 +18,9 @@ use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
+use super::cpu_threads::{self, CpuThreads, FreedMemory};
 use super::error::ApiError;
 use super::AppState;
-use super::password_checks::PasswordChecks;
 use crate::domain::credentials::{api_key_hash, api_key_prefix};
 use crate::domain::model::AccountRecord;
 use crate::domain::policy::Viewer;
@@ -36,17 +36,17 @@ pub struct CredentialCache {
     /// A turn per password-check thread: requests with the same credentials that waited for a
     /// turn find the first one's result in `verified` instead of running argon2 again.
     argon2_turns: tokio::sync::Semaphore,
-    password_checks: PasswordChecks,
+    password_checks: CpuThreads,
 }
 
 impl CredentialCache {
     pub fn new(ttl: Duration) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = cpu_threads::per_core();
         CredentialCache {
             ttl,
             verified: Mutex::new(HashMap::new()),
             argon2_turns: tokio::sync::Semaphore::new(cores),
-            password_checks: PasswordChecks::start(cores),
+            password_checks: CpuThreads::start("password-check", cores, FreedMemory::GiveBack),
         }
     }
 
@@ -56,7 +56,10 @@ impl CredentialCache {
     }
 
     async fn verify(&self, password: String, hash: String) -> Result<bool, ApiError> {
-        self.password_checks.verify(password, hash).await.ok_or_else(|| ApiError::Internal("password check failed".into()))
+        self.password_checks
+            .run(move || crate::domain::credentials::verify_password(&password, &hash))
+            .await
+            .ok_or_else(|| ApiError::Internal("password check failed".into()))
     }
 
     fn key(username: &str, password: &str, hash: &str) -> [u8; 32] {
@@ -102,7 +105,9 @@ impl FailureThrottle {
             .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
             // The limiter refuses the failure *after* its capacity, and that one blocks: so a
             // capacity of burst - 1 blocks right at the burst-th failure.
-            .allow_burst(std::num::NonZeroU32::new(burst.saturating_sub(1).max(1)).unwrap_or(std::num::NonZeroU32::MIN));
+            .allow_burst(
+                std::num::NonZeroU32::new(burst.saturating_sub(1).max(1)).unwrap_or(std::num::NonZeroU32::MIN),
+            );
         FailureThrottle { failures: governor::RateLimiter::keyed(quota), blocked: Mutex::new(HashMap::new()) }
     }
 

@@ -3,10 +3,10 @@
 
 pub mod audit;
 pub mod auth;
+mod cpu_threads;
 pub mod error;
 pub mod jwt;
 pub mod media;
-mod password_checks;
 pub mod routes;
 
 use std::net::TcpListener;
@@ -33,6 +33,8 @@ pub struct AppState {
     pub jwt: jwt::JwtKeys,
     pub audit: audit::AuditSink,
     pub failures: auth::FailureThrottle,
+    /// Envelope parsing (with STIX validation), off the HTTP workers.
+    pub parsers: cpu_threads::CpuThreads,
 }
 
 impl AppState {
@@ -49,7 +51,9 @@ impl AppState {
             config.auth.failed_logins_burst,
             Duration::from_secs(config.auth.failed_logins_refill_seconds.max(1)),
         );
-        Ok(AppState { config, storage, cursor_key, credentials, jwt, audit, failures })
+        let parsers =
+            cpu_threads::CpuThreads::start("envelope-parse", cpu_threads::per_core(), cpu_threads::FreedMemory::Keep);
+        Ok(AppState { config, storage, cursor_key, credentials, jwt, audit, failures, parsers })
     }
 }
 

@@ -275,9 +275,11 @@ pub async fn add_objects(
     req.extensions_mut().insert(AuditNote { collection_key: Some(collection.key), ..AuditNote::default() });
     let request_timestamp = now_micros();
     let custom = collection.custom_content;
-    let parsed = web::block(move || envelope::parse(&body, custom))
+    let parsed = state
+        .parsers
+        .run(move || envelope::parse(&body, custom))
         .await
-        .map_err(|e| ApiError::Internal(format!("envelope parser failed: {e}")))??;
+        .ok_or_else(|| ApiError::Internal("the envelope parser failed".into()))??;
     let status = state
         .storage
         .add_objects(IngestBatch {
