@@ -53,7 +53,10 @@ impl CpuThreads {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Box::new(move || {
-                let _ = reply.send(task());
+                // A caller that has gone (client disconnected) no longer needs the work.
+                if !reply.is_closed() {
+                    let _ = reply.send(task());
+                }
             }))
             .ok()?;
         answer.await.ok()

@@ -8,12 +8,16 @@
 //! What a caller is told is unchanged: an answer means the commit is on disk. What changes is
 //! that readers may see a commit a moment (one fsync) before it is durable; after a power loss
 //! such a commit is gone, but nobody was told it was stored, and a retry stores it again.
+//!
+//! A failed fsync is final: the kernel may have dropped the pages it could not write and report
+//! the next fsync as a success, and WAL recovery stops at the first missing frame, so nothing
+//! committed after it could be promised either. The hub then refuses writes until restarted.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, OnceLock};
 
 /// Whatever must wait for the sync: the committed jobs, answered afterwards.
 pub trait Settle: Send {
@@ -25,7 +29,7 @@ pub enum Durability {
     /// SQLite syncs inside the commit (or, with `synchronous = normal`, not at all).
     InCommit,
     /// A sync thread fsyncs the WAL after the commit (see the module comment).
-    SyncBehind(mpsc::Sender<Box<dyn Settle>>),
+    SyncBehind { queue: mpsc::Sender<Box<dyn Settle>>, failed: Arc<OnceLock<String>> },
 }
 
 impl Durability {
@@ -38,30 +42,40 @@ impl Durability {
     /// `sync_behind` with the sync itself given (tests hold it to watch the ordering).
     pub fn sync_behind_with(mut sync: impl FnMut() -> io::Result<()> + Send + 'static) -> io::Result<Durability> {
         let (queue, committed) = mpsc::channel::<Box<dyn Settle>>();
+        let failed = Arc::new(OnceLock::<String>::new());
+        let record = failed.clone();
         std::thread::Builder::new().name("sqlite-sync".into()).spawn(move || {
             while let Ok(first) = committed.recv() {
                 let mut waiting = vec![first];
                 waiting.extend(committed.try_iter());
-                let synced = sync();
-                if let Err(e) = &synced {
-                    tracing::error!(error = %e, "fsync of the SQLite WAL failed; the commits it covered are reported as failed");
-                }
+                let synced = match record.get() {
+                    Some(earlier) => Err(earlier.clone()),
+                    None => sync().map_err(|e| {
+                        tracing::error!(error = %e, "fsync of the SQLite WAL failed; writes are refused until the hub restarts");
+                        record.get_or_init(|| e.to_string()).clone()
+                    }),
+                };
                 for w in waiting {
-                    w.settle(match &synced {
-                        Ok(()) => Ok(()),
-                        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
-                    });
+                    w.settle(synced.clone().map_err(io::Error::other));
                 }
             }
         })?;
-        Ok(Durability::SyncBehind(queue))
+        Ok(Durability::SyncBehind { queue, failed })
+    }
+
+    /// Why writes are refused: an earlier fsync of the WAL failed.
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            Durability::InCommit => None,
+            Durability::SyncBehind { failed, .. } => failed.get().cloned(),
+        }
     }
 
     /// Answers `committed` once it is durable: now, or after the sync thread's next fsync.
     pub fn settle(&self, committed: Box<dyn Settle>) {
         match self {
             Durability::InCommit => committed.settle(Ok(())),
-            Durability::SyncBehind(queue) => {
+            Durability::SyncBehind { queue, .. } => {
                 if let Err(mpsc::SendError(committed)) = queue.send(committed) {
                     committed.settle(Err(io::Error::other("the WAL sync thread has stopped")));
                 }

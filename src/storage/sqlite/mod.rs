@@ -78,10 +78,14 @@ impl SqliteStorage {
         let mut conn = Connection::open(path).map_err(db_err)?;
         // `full` is kept by syncing the WAL on the sync thread before callers hear back, so the
         // writer's own connection runs `normal` (durability.rs).
-        let sync_behind_wal_of = conn.path().filter(|p| configured == "FULL" && !p.is_empty()).map(PathBuf::from);
+        let journal: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db_err)?;
+        let sync_behind_wal_of = conn
+            .path()
+            .filter(|p| configured == "FULL" && journal.eq_ignore_ascii_case("wal") && !p.is_empty())
+            .map(PathBuf::from);
         let synchronous = if sync_behind_wal_of.is_some() { "NORMAL" } else { configured };
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; \
+            "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = 5000; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY; \
              PRAGMA wal_autocheckpoint = 0;",
             options.sqlite_cache_kib.max(1024) * 4

@@ -178,6 +178,14 @@ fn run(
                 Err(_) => break,
             }
         }
+        if let Some(failure) = durability.failure() {
+            for job in batch {
+                job.finish(Err(StorageError::Database(format!(
+                    "writes are refused since an fsync of the database's WAL failed ({failure}); restart the hub"
+                ))));
+            }
+            continue;
+        }
         match commit_batch(ctx, &mut batch) {
             Ok(()) => {
                 durability.settle(Box::new(Committed(batch)));
