@@ -179,11 +179,10 @@ fn run(
             }
         }
         if let Some(failure) = durability.failure() {
-            for job in batch {
-                job.finish(Err(StorageError::Database(format!(
-                    "writes are refused since an fsync of the database's WAL failed ({failure}); restart the hub"
-                ))));
-            }
+            fail_all(
+                batch,
+                &format!("writes are refused since an fsync of the database's WAL failed ({failure}); restart the hub"),
+            );
             continue;
         }
         match commit_batch(ctx, &mut batch) {
@@ -193,12 +192,17 @@ fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = batch.len(), "write transaction failed");
-                for job in batch {
-                    job.finish(Err(StorageError::Database(e.to_string())));
-                }
+                fail_all(batch, &e.to_string());
             }
         }
         move_observables_if_due(ctx, checkpoints, false);
+    }
+}
+
+/// Answers every job of a batch that was not committed.
+fn fail_all(batch: Vec<Box<dyn Job>>, why: &str) {
+    for job in batch {
+        job.finish(Err(StorageError::Database(why.to_string())));
     }
 }
 
