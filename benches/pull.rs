@@ -52,7 +52,17 @@ async fn page_time(hub: &HubProcess, limit: usize, page: usize) -> std::time::Du
         if let Some(n) = &next {
             url.push_str(&format!("&next={n}"));
         }
-        let page: Value = hub.client.get(&url).basic_auth("", Some(&hub.key)).header("Accept", TAXII).send().await.unwrap().json().await.unwrap();
+        let page: Value = hub
+            .client
+            .get(&url)
+            .basic_auth("", Some(&hub.key))
+            .header("Accept", TAXII)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         next = page["next"].as_str().map(str::to_string);
     }
     let mut url = format!("{}?limit={limit}", hub.objects_url);
@@ -90,8 +100,21 @@ fn main() {
     let p1000 = rt.block_on(page_time(&hub, limit, 1000.min(n / limit)));
     let rate = |d: std::time::Duration| n as f64 / d.as_secs_f64();
     println!("objects stored: {n} (ingested at {:.0} objects/s)", rate(ingest));
-    println!("full pull, limit=1000, client parses pages: {:>9.0} objects/s  (hub CPU {:.1} µs/object)", rate(parsed), cpu_parsed.as_secs_f64() * 1e6 / n as f64);
-    println!("full pull, limit=1000, client only receives: {:>8.0} objects/s  (hub CPU {:.1} µs/object)", rate(raw), cpu_raw.as_secs_f64() * 1e6 / n as f64);
-    println!("page 1 vs page 1,000 at limit={limit}: {:.2} ms vs {:.2} ms = {:.2}×", p1.as_secs_f64() * 1e3, p1000.as_secs_f64() * 1e3, p1000.as_secs_f64() / p1.as_secs_f64());
+    println!(
+        "full pull, limit=1000, client parses pages: {:>9.0} objects/s  (hub CPU {:.1} µs/object)",
+        rate(parsed),
+        cpu_parsed.as_secs_f64() * 1e6 / n as f64
+    );
+    println!(
+        "full pull, limit=1000, client only receives: {:>8.0} objects/s  (hub CPU {:.1} µs/object)",
+        rate(raw),
+        cpu_raw.as_secs_f64() * 1e6 / n as f64
+    );
+    println!(
+        "page 1 vs page 1,000 at limit={limit}: {:.2} ms vs {:.2} ms = {:.2}×",
+        p1.as_secs_f64() * 1e3,
+        p1000.as_secs_f64() * 1e3,
+        p1000.as_secs_f64() / p1.as_secs_f64()
+    );
     println!("hub peak RSS: {:.0} MB", hub.peak_rss() as f64 / 1e6);
 }

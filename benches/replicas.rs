@@ -21,9 +21,18 @@ async fn ingest(hubs: &[&HubProcess], objects: &[Value]) -> Duration {
     let mut tasks = Vec::new();
     for (i, chunk) in objects.chunks(500).enumerate() {
         let hub = hubs[i % hubs.len()];
-        let (client, url, key, body) = (hub.client.clone(), hub.objects_url.clone(), hub.key.clone(), json!({ "objects": chunk }).to_string());
+        let (client, url, key, body) =
+            (hub.client.clone(), hub.objects_url.clone(), hub.key.clone(), json!({ "objects": chunk }).to_string());
         tasks.push(tokio::spawn(async move {
-            let r = client.post(url).basic_auth("", Some(key)).header("Content-Type", TAXII).header("Accept", TAXII).body(body).send().await.unwrap();
+            let r = client
+                .post(url)
+                .basic_auth("", Some(key))
+                .header("Content-Type", TAXII)
+                .header("Accept", TAXII)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 202);
         }));
         if tasks.len() == 8 {
@@ -62,7 +71,16 @@ async fn pull_all(client: reqwest::Client, objects_url: String, key: String) -> 
         if let Some(c) = &next {
             url.push_str(&format!("&next={c}"));
         }
-        let page: Value = client.get(&url).basic_auth("", Some(&key)).header("Accept", TAXII).send().await.unwrap().json().await.unwrap();
+        let page: Value = client
+            .get(&url)
+            .basic_auth("", Some(&key))
+            .header("Accept", TAXII)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         n += page["objects"].as_array().map_or(0, Vec::len);
         next = page["next"].as_str().map(str::to_string);
         if next.is_none() {
@@ -73,7 +91,8 @@ async fn pull_all(client: reqwest::Client, objects_url: String, key: String) -> 
 
 fn main() {
     let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20_000);
-    let url = std::env::var("TAXII_HUB_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url =
+        std::env::var("TAXII_HUB_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let one = HubProcess::start_on(&rt, Some(&url));
     let two = one.replica(&rt);
@@ -87,7 +106,17 @@ fn main() {
     assert_eq!(p2n, p1n);
     let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
     println!("PostgreSQL, {n} objects per ingest phase, {} stored for the pulls", 2 * n);
-    println!("ingest, 8 concurrent partners:  1 replica {:>8.0} objects/s   2 replicas {:>8.0} objects/s   ({:.2}×)", rate(n, t1), rate(n, t2), t1.as_secs_f64() / t2.as_secs_f64());
-    println!("pull, 4 concurrent CERTs:       1 replica {:>8.0} objects/s   2 replicas {:>8.0} objects/s   ({:.2}×)", rate(p1n, p1), rate(p2n, p2), p1.as_secs_f64() / p2.as_secs_f64());
+    println!(
+        "ingest, 8 concurrent partners:  1 replica {:>8.0} objects/s   2 replicas {:>8.0} objects/s   ({:.2}×)",
+        rate(n, t1),
+        rate(n, t2),
+        t1.as_secs_f64() / t2.as_secs_f64()
+    );
+    println!(
+        "pull, 4 concurrent CERTs:       1 replica {:>8.0} objects/s   2 replicas {:>8.0} objects/s   ({:.2}×)",
+        rate(p1n, p1),
+        rate(p2n, p2),
+        p1.as_secs_f64() / p2.as_secs_f64()
+    );
     println!("(2 cores shared by PostgreSQL, both replicas and the clients: a second replica adds no CPU here)");
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::domain::credentials::{hash_password, verify_password};
 use crate::domain::model::{
     AccountUpdate, CollectionUpdate, CustomContent, Membership, NewAccount, NewCollection, NewOrganisation,
-    OrganisationKind, OrganisationUpdate, Role,
+    OrganisationKind, OrganisationUpdate, Role, UnknownMarking,
 };
 use crate::domain::tlp::Tlp;
 use crate::storage::{SharedStorage, StorageError};
@@ -82,6 +82,9 @@ pub struct CollectionSpec {
     pub default_tlp: Option<String>,
     /// allow (default) or reject custom properties, object types and extensions.
     pub custom_content: Option<String>,
+    /// What an object referring to a marking-definition the hub cannot read gets: `refuse`
+    /// (default) or `red`.
+    pub unknown_marking_tlp: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -273,6 +276,15 @@ pub async fn apply_with_env(
             Some(c) => CustomContent::parse(c)
                 .ok_or_else(|| ProvisionError::Invalid(format!("collection '{}': custom_content '{c}'", spec.alias)))?,
         };
+        let unknown_marking = match &spec.unknown_marking_tlp {
+            None => UnknownMarking::Refuse,
+            Some(u) => UnknownMarking::parse(u).ok_or_else(|| {
+                ProvisionError::Invalid(format!(
+                    "collection '{}': unknown_marking_tlp '{u}' (refuse or red)",
+                    spec.alias
+                ))
+            })?,
+        };
         let existing = match &spec.id {
             Some(id) => storage.collection_by_id(id).await?,
             None => storage.collection(&spec.api_root, &spec.alias, 0).await?.map(|(c, _)| c),
@@ -289,6 +301,7 @@ pub async fn apply_with_env(
                         trust_group_id: group,
                         default_tlp: tlp,
                         custom_content: custom,
+                        unknown_marking,
                     })
                     .await?;
                 changes.push(format!("created collection '{}'", spec.alias));
@@ -301,6 +314,7 @@ pub async fn apply_with_env(
                     trust_group_id: (c.trust_group_id != group).then_some(group),
                     default_tlp: (c.default_tlp != tlp).then_some(tlp),
                     custom_content: (c.custom_content != custom).then_some(custom),
+                    unknown_marking: (c.unknown_marking != unknown_marking).then_some(unknown_marking),
                 };
                 let changed = [
                     update.alias.is_some(),
@@ -309,6 +323,7 @@ pub async fn apply_with_env(
                     update.trust_group_id.is_some(),
                     update.default_tlp.is_some(),
                     update.custom_content.is_some(),
+                    update.unknown_marking.is_some(),
                 ];
                 if changed.iter().any(|c| *c) {
                     storage.update_collection(&c.id, update).await?;

@@ -166,6 +166,7 @@ async fn run_case(hub: &TestHub, case: &Case, n: usize) -> Result<(), TestCaseEr
             trust_group_id: group,
             default_tlp: taxii_hub::domain::tlp::Tlp::Amber,
             custom_content: Default::default(),
+            unknown_marking: Default::default(),
         })
         .await
         .unwrap();

@@ -204,7 +204,7 @@ async fn red_needs_member_recipients_and_versions_are_judged_on_their_own_markin
     let messages: Vec<&str> =
         status["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
     assert!(messages[0].contains("must name its recipient"), "{messages:?}");
-    assert!(messages[1].contains("is not an organisation that may read"), "{messages:?}");
+    assert!(messages[1].contains("is not an eligible recipient"), "{messages:?}");
 
     // Upgrade: v1 GREEN, v2 RED without the reader → the reader keeps seeing v1 as the latest it may see.
     let id = indicator(10, "x")["id"].as_str().unwrap().to_string();

@@ -217,10 +217,12 @@ async fn the_latest_version_does_not_depend_on_the_order_of_arrival() {
     let list = hub.collection_url("shared", "objects/?match[type]=indicator");
     let (_, _, env) = json_of(hub.get("beta", &list).send().await.unwrap()).await;
     assert_eq!(versions_of(&env), vec![(id(5), T3.into()), (id(6), T3.into())]);
-    let (_, _, manifest) =
-        json_of(hub.get("beta", &hub.collection_url("shared", "manifest/?match[type]=indicator")).send().await.unwrap())
-            .await;
-    let versions: Vec<&str> = manifest["objects"].as_array().unwrap().iter().map(|m| m["version"].as_str().unwrap()).collect();
+    let (_, _, manifest) = json_of(
+        hub.get("beta", &hub.collection_url("shared", "manifest/?match[type]=indicator")).send().await.unwrap(),
+    )
+    .await;
+    let versions: Vec<&str> =
+        manifest["objects"].as_array().unwrap().iter().map(|m| m["version"].as_str().unwrap()).collect();
     assert_eq!(versions, vec![T3, T3]);
     let url = hub.collection_url("shared", &format!("objects/{}/", id(6)));
     let r = hub.as_user(Method::DELETE, "alpha", &format!("{url}?match[version]={T3}")).send().await.unwrap();

@@ -379,7 +379,9 @@ async fn run(cli: Cli, cores: usize) -> Result<u8, String> {
         let checks = baseline.as_ref().map(|b| report::check(b, &metrics, cli.tolerance));
         let failed = checks.as_ref().is_some_and(|c| c.iter().any(|c| !c.ok));
         if failed && attempt < 2 {
-            log("regression check failed: measuring once more to rule out noise (the better figure of two runs counts)");
+            log(
+                "regression check failed: measuring once more to rule out noise (the better figure of two runs counts)",
+            );
             earlier = Some(metrics);
             continue;
         }
@@ -770,8 +772,10 @@ async fn run_server(
     // (5) TLP filtering (the hub only: the peers have no per-object sharing rules)
     if kind == Kind::Hub {
         let mut gen = Generator::new(workloads::tlp_stream(cli.seed, server.identities.clone()));
-        let mut plain_gen =
-            Generator::new(Stream { markings: Markings::Shared, ..workloads::tlp_stream(cli.seed, server.identities.clone()) });
+        let mut plain_gen = Generator::new(Stream {
+            markings: Markings::Shared,
+            ..workloads::tlp_stream(cli.seed, server.identities.clone())
+        });
         let (mut envs, mut plain) = (Vec::new(), Vec::new());
         let mut left = plan.tlp_objects.min(objects_of(corpus));
         while left > 0 {
@@ -785,7 +789,9 @@ async fn run_server(
             20_001..=100_000 => 3,
             _ => 1,
         };
-        let r = workloads::tlp(&server, Arc::new(envs), Arc::new(plain), cli.partners, rounds, plan.bound, acked.clone()).await;
+        let r =
+            workloads::tlp(&server, Arc::new(envs), Arc::new(plain), cli.partners, rounds, plan.bound, acked.clone())
+                .await;
         log(format!(
             "{name}: TLP: ingest {:.0}/s ({} failures); pulls unfiltered/filtered: median {:.0}/{:.0}/s, best {:.0}/{:.0}/s; median page {:.2}/{:.2} µs/object: cost {:+.1}% (median page), {:+.1}% (best pulls), {:+.1}% (median pulls){}{}",
             r.ingest.objects_per_s,
@@ -1246,7 +1252,12 @@ fn retable(cli: &Cli) -> u8 {
             poll_ingest_rate: p["poll_ingest_rate"].as_f64().unwrap_or(200.0),
         };
         let sections = build_sections(&params, &sets);
-        println!("{} ({} mode, started {})\n", f.display(), v["mode"].as_str().unwrap_or("?"), v["started"].as_str().unwrap_or("?"));
+        println!(
+            "{} ({} mode, started {})\n",
+            f.display(),
+            v["mode"].as_str().unwrap_or("?"),
+            v["started"].as_str().unwrap_or("?")
+        );
         if cli.markdown {
             println!("{}", report::markdown_table(&sections));
         } else {

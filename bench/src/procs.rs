@@ -267,7 +267,11 @@ pub fn tree_io_bytes(pid: u32) -> (u64, u64) {
     for p in tree(pid) {
         let s = std::fs::read_to_string(format!("/proc/{p}/io")).unwrap_or_default();
         let field = |name: &str| {
-            s.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            s.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
         };
         total.0 += field("read_bytes:");
         total.1 += field("write_bytes:");

@@ -203,7 +203,12 @@ pub async fn start_hub(env: &Env, dir: &Path) -> Result<Server, String> {
     let plan_path = dir.join("provision.toml");
     std::fs::write(&plan_path, plan).map_err(|e| e.to_string())?;
     let mut prov = Command::new(&env.hub_bin);
-    prov.arg("provision").arg(&plan_path).arg("--config").arg(&config).envs(passwords.iter().cloned()).envs(env.hub_env.iter().cloned());
+    prov.arg("provision")
+        .arg(&plan_path)
+        .arg("--config")
+        .arg(&config)
+        .envs(passwords.iter().cloned())
+        .envs(env.hub_env.iter().cloned());
     let out = prov.output().await.map_err(|e| format!("cannot run {}: {e}", env.hub_bin.display()))?;
     if !out.status.success() {
         return Err(format!(

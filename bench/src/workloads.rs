@@ -282,7 +282,12 @@ async fn walk_counting(ep: &Endpoint, limit: u64, progress: Arc<AtomicU64>) -> R
 
 /// Follows `next` until `more` is false or at least `max_objects` were delivered; adds the
 /// time per object of each full page (at least half of `limit`) to `per_object_us`.
-async fn walk_first(ep: &Endpoint, limit: u64, max_objects: u64, per_object_us: &mut Vec<f64>) -> Result<taxii::Walk, String> {
+async fn walk_first(
+    ep: &Endpoint,
+    limit: u64,
+    max_objects: u64,
+    per_object_us: &mut Vec<f64>,
+) -> Result<taxii::Walk, String> {
     let start = Instant::now();
     let limit_s = limit.to_string();
     let mut next: Option<String> = None;
@@ -696,8 +701,12 @@ pub async fn tlp(
     'rounds: for _ in 0..rounds {
         for q in 0..partners {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(remaining, walk_first(&unfiltered_eps[q], 1000, u64::MAX, &mut unfiltered_pages)).await {
-                Ok(Ok(w)) => r.unfiltered_objects_per_s.push(round3(w.objects as f64 / w.elapsed.as_secs_f64().max(1e-9))),
+            match tokio::time::timeout(remaining, walk_first(&unfiltered_eps[q], 1000, u64::MAX, &mut unfiltered_pages))
+                .await
+            {
+                Ok(Ok(w)) => {
+                    r.unfiltered_objects_per_s.push(round3(w.objects as f64 / w.elapsed.as_secs_f64().max(1e-9)))
+                }
                 Ok(Err(e)) => {
                     r.error = Some(e);
                     break 'rounds;
@@ -708,7 +717,12 @@ pub async fn tlp(
                 }
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let w = match tokio::time::timeout(remaining, walk_first(&filtered_eps[q], 1000, u64::MAX, &mut filtered_pages)).await {
+            let w = match tokio::time::timeout(
+                remaining,
+                walk_first(&filtered_eps[q], 1000, u64::MAX, &mut filtered_pages),
+            )
+            .await
+            {
                 Ok(Ok(w)) => w,
                 Ok(Err(e)) => {
                     r.error = Some(e);
@@ -720,11 +734,12 @@ pub async fn tlp(
                 }
             };
             let expected = expected_visible(&envelopes, q);
-            if w.objects != expected
-                && !r.visibility_mismatches.iter().any(|m| m.starts_with(&format!("partner {q}:")))
+            if w.objects != expected && !r.visibility_mismatches.iter().any(|m| m.starts_with(&format!("partner {q}:")))
             {
-                r.visibility_mismatches
-                    .push(format!("partner {q}: expected {expected} visible objects (if all were accepted), got {}", w.objects));
+                r.visibility_mismatches.push(format!(
+                    "partner {q}: expected {expected} visible objects (if all were accepted), got {}",
+                    w.objects
+                ));
             }
             let secs = w.elapsed.as_secs_f64();
             r.filtered.push(OrgPull {

@@ -61,7 +61,12 @@ impl HubProcess {
             let storage = taxii_hub::app::open_storage(&config).unwrap();
             rt.block_on(async {
                 let org = storage
-                    .create_organisation(NewOrganisation { name: "bench".into(), identity_id: None, sector: None, kind: OrganisationKind::Partner })
+                    .create_organisation(NewOrganisation {
+                        name: "bench".into(),
+                        identity_id: None,
+                        sector: None,
+                        kind: OrganisationKind::Partner,
+                    })
                     .await
                     .unwrap();
                 let group = storage.create_trust_group("bench", None).await.unwrap();
@@ -89,6 +94,7 @@ impl HubProcess {
                         trust_group_id: group,
                         default_tlp: taxii_hub::domain::tlp::Tlp::Amber,
                         custom_content: CustomContent::Allow,
+                        unknown_marking: Default::default(),
                     })
                     .await
                     .unwrap()
@@ -105,12 +111,20 @@ impl HubProcess {
 
     /// Another hub process on the same database (a replica).
     pub fn replica(&self, rt: &tokio::runtime::Runtime) -> HubProcess {
-        let storage_toml = std::fs::read_to_string(self.dir.path().join("storage.toml")).unwrap().replace("[storage]\n", "");
-        let collection_id = self.objects_url.split("/collections/").nth(1).unwrap().trim_end_matches("/objects/").to_string();
+        let storage_toml =
+            std::fs::read_to_string(self.dir.path().join("storage.toml")).unwrap().replace("[storage]\n", "");
+        let collection_id =
+            self.objects_url.split("/collections/").nth(1).unwrap().trim_end_matches("/objects/").to_string();
         Self::spawn(rt, self.dir.clone(), &storage_toml, &collection_id, self.key.clone())
     }
 
-    fn spawn(rt: &tokio::runtime::Runtime, dir: std::sync::Arc<tempfile::TempDir>, storage_toml: &str, collection_id: &str, key: String) -> HubProcess {
+    fn spawn(
+        rt: &tokio::runtime::Runtime,
+        dir: std::sync::Arc<tempfile::TempDir>,
+        storage_toml: &str,
+        collection_id: &str,
+        key: String,
+    ) -> HubProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = dir.path().join(format!("hub-{port}.toml"));
         std::fs::write(
@@ -122,7 +136,11 @@ impl HubProcess {
             ),
         )
         .unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_taxii-hub")).args(["serve", "--config"]).arg(&config).spawn().unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_taxii-hub"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .spawn()
+            .unwrap();
         let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
         let client = reqwest::Client::builder()
             .use_rustls_tls()
@@ -155,7 +173,12 @@ impl HubProcess {
     /// Peak resident memory of the hub process (VmHWM), in bytes.
     pub fn peak_rss(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok()).unwrap_or(0) * 1024
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
     }
 
     /// Posts envelopes of `per` objects, `concurrency` at a time; every object must be accepted.
@@ -165,7 +188,15 @@ impl HubProcess {
             let body = json!({ "objects": chunk }).to_string();
             let (client, url, key, n) = (self.client.clone(), self.objects_url.clone(), self.key.clone(), chunk.len());
             tasks.push(tokio::spawn(async move {
-                let r = client.post(url).basic_auth("", Some(key)).header("Content-Type", TAXII).header("Accept", TAXII).body(body).send().await.unwrap();
+                let r = client
+                    .post(url)
+                    .basic_auth("", Some(key))
+                    .header("Content-Type", TAXII)
+                    .header("Accept", TAXII)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), 202);
                 let status: Value = r.json().await.unwrap();
                 assert_eq!(status["success_count"], n);

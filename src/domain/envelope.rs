@@ -2,6 +2,7 @@
 //! accepted ones keep their exact bytes so GET can serve them without re-serialising.
 
 use super::json::Json;
+use super::markings::{self, Marks};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -9,7 +10,6 @@ use super::model::StatusDetail;
 use super::pattern::{self, Observable};
 use super::stix_id::{is_valid_stix_id, is_valid_type_name, type_of};
 use super::timestamp::{self, Nanos, Zone};
-use super::tlp::{self, Tlp};
 use super::validation::{self, CustomContent};
 use super::DomainError;
 
@@ -21,9 +21,10 @@ pub struct IncomingObject {
     pub spec_version: String,
     /// `modified`, else `created`; `None` for unversioned objects (most SCOs).
     pub version: Option<Nanos>,
-    /// The most restrictive TLP among `object_marking_refs` and `granular_markings`, if any.
-    pub marking_tlp: Option<Tlp>,
-    /// `x_taxii_hub_recipients`: organisations (identity ids) a TLP:RED object is shared with.
+    /// Everything the object says about TLP: markings, labels, contained objects, and for a
+    /// marking-definition what it defines.
+    pub marks: Marks,
+    /// `x_taxii_hub_recipients`: organisations (identity ids, lower-cased) a TLP:RED object is shared with.
     pub recipients: Vec<String>,
     /// For STIX-pattern indicators: the observable values the pattern matches, for indexing.
     pub observables: Vec<Observable>,
@@ -37,6 +38,9 @@ pub const RECIPIENTS_PROPERTY: &str = "x_taxii_hub_recipients";
 pub struct ParsedEnvelope {
     pub accepted: Vec<IncomingObject>,
     pub rejected: Vec<StatusDetail>,
+    /// Refused entries that contain other objects (`object_refs`): (lower-cased id, refs). What
+    /// they contain is refused with them, since the TLP they express cannot be known.
+    pub refused_containers: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Deserialize)]
@@ -58,13 +62,17 @@ pub fn parse(body: &[u8], custom: CustomContent) -> Result<ParsedEnvelope, Domai
         envelope.objects.ok_or_else(|| DomainError::BadEnvelope("the envelope has no 'objects' list".into()))?;
     let mut accepted = Vec::with_capacity(objects.len());
     let mut rejected = Vec::new();
+    let mut refused_containers = Vec::new();
     for raw in objects {
         match check_object(raw.get(), custom) {
             Ok(obj) => accepted.push(obj),
-            Err(detail) => rejected.push(detail),
+            Err(detail) => {
+                refused_containers.extend(markings::refused_container(raw.get()));
+                rejected.push(detail);
+            }
         }
     }
-    Ok(ParsedEnvelope { accepted, rejected })
+    Ok(ParsedEnvelope { accepted, rejected, refused_containers })
 }
 
 fn check_object(raw: &str, custom: CustomContent) -> Result<IncomingObject, StatusDetail> {
@@ -124,17 +132,10 @@ fn check_object(raw: &str, custom: CustomContent) -> Result<IncomingObject, Stat
     let pattern = validation::validate(&obj, custom).map_err(|v| fail(id, version_text, v.0))?;
     let observables = pattern.as_ref().map(pattern::observables).unwrap_or_default();
     let refs = |name: &str| obj.get(name).and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str);
-    let granular = obj
-        .get("granular_markings")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|g| g.get("marking_ref").and_then(Json::as_str));
-    let marking_tlp = tlp::most_restrictive(refs("object_marking_refs").chain(granular));
     let recipients: Vec<String> = match obj.get(RECIPIENTS_PROPERTY) {
         None => Vec::new(),
         Some(Json::Arr(list)) if list.iter().all(Json::is_string) => {
-            refs(RECIPIENTS_PROPERTY).map(str::to_string).collect()
+            refs(RECIPIENTS_PROPERTY).map(str::to_ascii_lowercase).collect()
         }
         Some(_) => {
             return Err(fail(
@@ -156,7 +157,7 @@ fn check_object(raw: &str, custom: CustomContent) -> Result<IncomingObject, Stat
         stix_type: stix_type.to_string(),
         spec_version: spec_version.to_string(),
         version: modified.or(created),
-        marking_tlp,
+        marks: markings::read_marks(&obj),
         recipients,
         observables,
         raw: raw.to_string(),
@@ -207,7 +208,13 @@ mod tests {
            "object_marking_refs":"not-a-list"}]}"#;
         let p = parse(body.as_bytes(), CustomContent::Allow).unwrap();
         assert_eq!(p.accepted.len(), 1);
-        assert_eq!(p.accepted[0].marking_tlp, Some(Tlp::Red));
+        assert_eq!(
+            p.accepted[0].marks.marking_refs,
+            vec![
+                "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+                "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+            ]
+        );
         assert_eq!(p.accepted[0].recipients, vec!["identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]);
         assert!(p.rejected[0].message.as_deref().unwrap().contains(RECIPIENTS_PROPERTY));
         assert_eq!(p.rejected.len(), 2);

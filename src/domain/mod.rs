@@ -2,9 +2,11 @@
 
 pub mod credentials;
 pub mod cursor;
+pub mod effective_tlp;
 pub mod envelope;
 pub mod filters;
 pub mod json;
+pub mod markings;
 pub mod model;
 pub mod pattern;
 pub mod policy;

@@ -1,5 +1,6 @@
 //! The hub's domain records, independent of HTTP and of the storage engine.
 
+pub use crate::domain::effective_tlp::UnknownMarking;
 use serde::Serialize;
 
 use super::timestamp::{Micros, Nanos};
@@ -113,6 +114,7 @@ pub struct CollectionUpdate {
     pub trust_group_id: Option<i64>,
     pub default_tlp: Option<Tlp>,
     pub custom_content: Option<CustomContent>,
+    pub unknown_marking: Option<UnknownMarking>,
 }
 
 /// An API key as stored: never the key itself, only its lookup prefix and SHA-256.
@@ -169,6 +171,7 @@ pub struct NewCollection {
     pub trust_group_id: i64,
     pub default_tlp: Tlp,
     pub custom_content: CustomContent,
+    pub unknown_marking: UnknownMarking,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +188,14 @@ pub struct Collection {
     pub default_tlp: Tlp,
     /// Whether custom properties, object types and extensions are accepted.
     pub custom_content: CustomContent,
+    /// What an object referring to a marking the hub cannot read gets: refused, or TLP:RED.
+    pub unknown_marking: UnknownMarking,
+}
+
+impl Collection {
+    pub fn tlp_rules(&self) -> crate::domain::effective_tlp::TlpRules {
+        crate::domain::effective_tlp::TlpRules { default_tlp: self.default_tlp, unknown_marking: self.unknown_marking }
+    }
 }
 
 /// What a trust group grants one organisation.

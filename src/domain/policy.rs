@@ -45,7 +45,7 @@ pub fn collection_access(viewer: &Viewer, membership: Option<Membership>) -> Acc
 /// - RED only to P and to the organisations named in the version's recipient list, never to
 ///   redistributing accounts — not even P's own, because their feeds leave the organisation.
 ///
-/// The effective TLP of a version is stored with it at ingest ([`effective_tlp`]).
+/// The effective TLP of a version is stored with it at ingest ([`super::effective_tlp`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectVisibility {
     pub organisation_id: i64,
@@ -91,15 +91,10 @@ pub fn rule_sql(alias: &str, org: &str, redistributes: &str) -> String {
     )
 }
 
-/// Effective TLP of a version: the most restrictive TLP marking it carries, or the collection's
-/// default when it carries none.
-pub fn effective_tlp(marking_tlp: Option<Tlp>, collection_default: Tlp) -> Tlp {
-    marking_tlp.unwrap_or(collection_default)
-}
-
 /// The recipient organisations of a TLP:RED version, or why it is refused: it must name at
 /// least one organisation, and only organisations that may read the collection
-/// (`readers`: identity id → organisation id).
+/// (`readers`: lower-cased identity id → organisation id). The refusal does not say which
+/// organisations read the collection.
 pub fn red_recipients(
     stix_type: &str,
     recipients: &[String],
@@ -107,15 +102,14 @@ pub fn red_recipients(
 ) -> Result<Vec<i64>, String> {
     let property = crate::domain::envelope::RECIPIENTS_PROPERTY;
     if recipients.is_empty() {
-        return Err(format!("{stix_type}.{property}: a TLP:RED object must name its recipient organisations (identity ids)"));
+        return Err(format!(
+            "{stix_type}.{property}: a TLP:RED object must name its recipient organisations (identity ids)"
+        ));
     }
     recipients
         .iter()
         .map(|r| {
-            readers
-                .get(r)
-                .copied()
-                .ok_or_else(|| format!("{stix_type}.{property}: '{r}' is not an organisation that may read this collection"))
+            readers.get(r).copied().ok_or_else(|| format!("{stix_type}.{property}: '{r}' is not an eligible recipient"))
         })
         .collect()
 }

@@ -27,8 +27,10 @@ pub const TLP_MARKINGS: &[(&str, Tlp, &str)] = &[
 ];
 
 impl Tlp {
+    /// The TLP of a standard TLP 1.0 / 2.0 marking-definition id, in any letter case (STIX
+    /// identifiers are UUIDs, which compare case-insensitively).
     pub fn of_marking(marking_ref: &str) -> Option<Tlp> {
-        TLP_MARKINGS.iter().find(|(id, _, _)| *id == marking_ref).map(|(_, t, _)| *t)
+        TLP_MARKINGS.iter().find(|(id, _, _)| id.eq_ignore_ascii_case(marking_ref)).map(|(_, t, _)| *t)
     }
 
     pub fn rank(self) -> i64 {
@@ -62,9 +64,49 @@ impl Tlp {
     }
 }
 
-/// The most restrictive TLP among the given marking references, if any of them is a TLP marking.
-pub fn most_restrictive<'a>(marking_refs: impl IntoIterator<Item = &'a str>) -> Option<Tlp> {
-    marking_refs.into_iter().filter_map(Tlp::of_marking).max()
+/// The OASIS TLP 2.0 extension definition: a marking-definition using it names its level in
+/// `extensions["extension-definition--60a3c5c5-…"].tlp_2_0`.
+pub const TLP2_EXTENSION: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
+
+/// The most restrictive TLP label written anywhere in free text, the way people and tools write
+/// them: `TLP:RED`, `tlp:amber+strict`, `TLP: AMBER + STRICT`, `TLP_GREEN`, `tlp-white`, `TLP RED`.
+/// A label must start at a word boundary (`mytlp:red` is not one) and its colour must end at one
+/// (`tlp:redacted`, `tlp:unclear` and MISP's `tlp:ex:chr` are not TLP levels).
+pub fn labelled(text: &str) -> Option<Tlp> {
+    let lower = text.to_ascii_lowercase();
+    let b = lower.as_bytes();
+    let word_char = |c: u8| c.is_ascii_alphanumeric();
+    let mut best: Option<Tlp> = None;
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("tlp").map(|i| i + from) {
+        from = at + 3;
+        if at > 0 && word_char(b[at - 1]) {
+            continue;
+        }
+        let mut i = at + 3;
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b':' | b'_' | b'-' | b'=' | b'"' | b'\'') {
+            i += 1;
+        }
+        let rest = &lower[i..];
+        let colour = [
+            ("clear", Tlp::Clear),
+            ("white", Tlp::Clear),
+            ("green", Tlp::Green),
+            ("amber", Tlp::Amber),
+            ("red", Tlp::Red),
+        ]
+        .into_iter()
+        .find(|(word, _)| rest.starts_with(word) && !rest.as_bytes().get(word.len()).is_some_and(|c| word_char(*c)));
+        let Some((word, mut level)) = colour else { continue };
+        if level == Tlp::Amber {
+            let after = rest[word.len()..].trim_start_matches([' ', '\t', '+', '-', '_']);
+            if after.starts_with("strict") && !after.as_bytes().get(6).is_some_and(|c| word_char(*c)) {
+                level = Tlp::AmberStrict;
+            }
+        }
+        best = best.max(Some(level));
+    }
+    best
 }
 
 #[cfg(test)]
@@ -93,14 +135,43 @@ mod tests {
     }
 
     #[test]
-    fn most_restrictive_wins_and_unknown_markings_are_ignored() {
-        let green = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
-        let red1 = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
-        let statement = "marking-definition--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
-        assert_eq!(most_restrictive([green, red1, statement]), Some(Tlp::Red));
-        assert_eq!(most_restrictive([statement]), None);
+    fn standard_ids_in_any_case() {
+        assert_eq!(Tlp::of_marking("marking-definition--E828B379-4E03-4974-9AC4-E53A884C97C1"), Some(Tlp::Red));
+        assert_eq!(Tlp::of_marking("MARKING-DEFINITION--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"), Some(Tlp::Red));
+        assert_eq!(Tlp::of_marking("marking-definition--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"), None);
         assert_eq!(Tlp::parse("TLP:AMBER+STRICT"), Some(Tlp::AmberStrict));
         assert_eq!(Tlp::parse("white"), Some(Tlp::Clear));
         assert!(Tlp::parse("purple").is_none());
+    }
+
+    #[test]
+    fn labels_in_free_text() {
+        for (text, tlp) in [
+            ("TLP:RED", Some(Tlp::Red)),
+            ("tlp:red", Some(Tlp::Red)),
+            ("TLP: RED", Some(Tlp::Red)),
+            ("TLP RED", Some(Tlp::Red)),
+            ("tlp_red", Some(Tlp::Red)),
+            ("tlp-white", Some(Tlp::Clear)),
+            ("TLP:CLEAR", Some(Tlp::Clear)),
+            ("TLP:AMBER+STRICT", Some(Tlp::AmberStrict)),
+            ("tlp:amber + strict", Some(Tlp::AmberStrict)),
+            ("TLP:AMBER-STRICT", Some(Tlp::AmberStrict)),
+            ("TLP:AMBER", Some(Tlp::Amber)),
+            ("tlp:amber strictly speaking", Some(Tlp::Amber)),
+            ("misp:tag=\"tlp:green\"", Some(Tlp::Green)),
+            ("Copyright ACME. Distribution: TLP:GREEN, parts TLP:RED", Some(Tlp::Red)),
+            ("tlp=\"amber\"", Some(Tlp::Amber)),
+            ("tlp:ex:chr", None),
+            ("tlp:unclear", None),
+            ("tlp:redacted", None),
+            ("mytlp:red", None),
+            ("Threat-Report", None),
+            ("PAP:RED", None),
+            ("", None),
+            ("tlp", None),
+        ] {
+            assert_eq!(labelled(text), tlp, "{text}");
+        }
     }
 }

@@ -4,23 +4,24 @@
 
 pub mod audit;
 pub mod directory;
+pub mod inheritance;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 pub mod transfer;
 pub mod versions;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::domain::cursor::Position;
-use crate::domain::envelope::IncomingObject;
+use crate::domain::effective_tlp::ResolvedObject;
 use crate::domain::filters::ObjectFilter;
 use crate::domain::model::{Collection, Membership, Page, StatusDetail, StatusResource, StoredObject};
 use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::Micros;
-use crate::domain::tlp::Tlp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -56,7 +57,9 @@ pub struct ObjectQuery {
     pub projection: Projection,
 }
 
-/// One envelope's accepted objects, written atomically together with its status resource.
+/// One envelope's accepted objects, written atomically together with its status resource. Their
+/// effective TLP is resolved from the envelope already; storage adds what containers stored
+/// earlier pass on (see [`inheritance`]).
 #[derive(Debug, Clone)]
 pub struct IngestBatch {
     pub status_id: String,
@@ -64,12 +67,8 @@ pub struct IngestBatch {
     pub collection_key: i64,
     pub account_id: i64,
     pub producer_org: i64,
-    /// TLP of objects without a TLP marking.
-    pub default_tlp: Tlp,
-    /// The collection's audience: RED recipients must be readers in it.
-    pub trust_group_id: i64,
     pub request_timestamp: Micros,
-    pub objects: Vec<IncomingObject>,
+    pub objects: Vec<ResolvedObject>,
     /// Objects refused before storage (validation); they appear in the status as failures.
     pub rejected: Vec<StatusDetail>,
 }
@@ -119,6 +118,17 @@ pub trait ObjectStore: Send + Sync {
         organisation_id: i64,
     ) -> Result<Option<(Collection, Option<Membership>)>, StorageError>;
 
+    /// The collection's stored marking-definitions with these lower-cased ids that the caller may
+    /// see, as (lower-cased id, raw JSON).
+    async fn marking_definitions(
+        &self,
+        collection_key: i64,
+        visibility: &ObjectVisibility,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, StorageError>;
+    /// Organisations that may read a trust group's collections, by lower-cased identity id: the
+    /// eligible recipients of TLP:RED objects.
+    async fn collection_readers(&self, trust_group_id: i64) -> Result<HashMap<String, i64>, StorageError>;
     /// Stores the batch and its status resource in one durable transaction.
     async fn add_objects(&self, batch: IngestBatch) -> Result<StatusResource, StorageError>;
     async fn list_objects(&self, query: ObjectQuery) -> Result<Page<StoredObject>, StorageError>;

@@ -156,3 +156,32 @@ pub fn push_object_conditions(sql: &mut Sql, vis: &ObjectVisibility, object_id: 
     }
     sql.push(&format!(" AND ({})", terms.join(" OR ")));
 }
+
+/// The eligible recipients of a trust group's RED objects: (lower-cased identity id, organisation).
+pub const COLLECTION_READERS: &str = "SELECT lower(o.identity_id), o.id FROM trust_group_members m \
+     JOIN organisations o ON o.id = m.organisation_id WHERE m.trust_group_id = ?1 AND m.can_read";
+
+/// The collection's stored marking-definitions with these lower-cased ids that `vis` may see:
+/// (lower-cased id, raw). Ids compare case-insensitively: lower-case ones through the main
+/// index, the others through objects_by_folded_id.
+pub fn marking_definitions_sql(dialect: Dialect, collection_key: i64, vis: &ObjectVisibility, ids: &[String]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    let ck = sql.bind(collection_key);
+    let list = sql.bind_list(ids);
+    let pred = sql.visibility(vis, "o");
+    let kind = "o.type = 'marking-definition'";
+    sql.push(&format!(
+        "SELECT lower(o.stix_id), o.raw FROM objects o WHERE o.collection_key = {ck} AND {kind} AND o.stix_id IN ({list}) AND {pred} \
+         UNION ALL SELECT lower(o.stix_id), o.raw FROM objects o WHERE o.collection_key = {ck} AND {kind} \
+         AND o.stix_id <> lower(o.stix_id) AND lower(o.stix_id) IN ({list}) AND {pred}"
+    ));
+    sql
+}
+
+/// SQL written with `?N` placeholders, in the backend's placeholder style.
+pub fn in_dialect(sql: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => sql.to_string(),
+        Dialect::Postgres => sql.replace('?', "$"),
+    }
+}

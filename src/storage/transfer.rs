@@ -62,6 +62,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("trust_group_id", Int),
             ("default_tlp", Int),
             ("custom_content", Text),
+            ("unknown_marking", Text),
             ("created", Int),
         ],
     ),
@@ -80,9 +81,11 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("tlp", Int),
             ("raw", Text),
             ("has_newer", Bool),
+            ("tlp_reason", Text),
         ],
     ),
     ("object_recipients", &[("object_seq", Int), ("organisation_id", Int)]),
+    ("container_refs", &[("container_seq", Int), ("collection_key", Int), ("producer_org", Int), ("ref_id", Text)]),
     ("indicator_observables", &[("object_seq", Int), ("object_type", Text), ("property", Text), ("value", Text)]),
     (
         "api_keys",
@@ -155,8 +158,9 @@ pub fn sqlite_to_postgres(
 ) -> Result<Vec<(String, u64)>, StorageError> {
     // A database written by an older hub is upgraded first, so its columns are the ones copied.
     {
-        let mut upgrade = rusqlite::Connection::open_with_flags(sqlite_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .map_err(|e| StorageError::Config(format!("{}: {e}", sqlite_path.display())))?;
+        let mut upgrade =
+            rusqlite::Connection::open_with_flags(sqlite_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+                .map_err(|e| StorageError::Config(format!("{}: {e}", sqlite_path.display())))?;
         upgrade.busy_timeout(std::time::Duration::from_secs(5)).map_err(super::sqlite::db_err)?;
         let latest = super::sqlite::migrations::latest_version();
         super::sqlite::migrations::migrate_to(&mut upgrade, latest)?;

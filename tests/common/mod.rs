@@ -100,6 +100,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestHub {
                 trust_group_id: group,
                 default_tlp: taxii_hub::domain::tlp::Tlp::Amber,
                 custom_content: Default::default(),
+                unknown_marking: Default::default(),
             })
             .await
             .unwrap();
@@ -237,6 +238,7 @@ impl TestHub {
                 trust_group_id: group,
                 default_tlp,
                 custom_content: Default::default(),
+                unknown_marking: Default::default(),
             })
             .await
             .unwrap();

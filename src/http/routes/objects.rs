@@ -6,8 +6,12 @@ use futures_util::StreamExt;
 
 use super::{api_root, taxii_response, visible_collection};
 use crate::domain::cursor::{Position, Scope};
+use std::collections::HashMap;
+
+use crate::domain::effective_tlp::{self, Resolution};
 use crate::domain::envelope;
 use crate::domain::filters::{parse_query, Endpoint};
+use crate::domain::markings::stored_definition_meaning;
 use crate::domain::model::Role;
 use crate::domain::model::{Collection, Page, StoredObject};
 use crate::domain::policy::ObjectVisibility;
@@ -280,6 +284,7 @@ pub async fn add_objects(
         .run(move || envelope::parse(&body, custom))
         .await
         .ok_or_else(|| ApiError::Internal("the envelope parser failed".into()))??;
+    let resolution = resolve_tlp(&state, &caller, &collection, parsed).await?;
     let status = state
         .storage
         .add_objects(IngestBatch {
@@ -288,11 +293,9 @@ pub async fn add_objects(
             collection_key: collection.key,
             account_id: caller.account.id,
             producer_org: caller.account.organisation_id,
-            default_tlp: collection.default_tlp,
-            trust_group_id: collection.trust_group_id,
             request_timestamp,
-            objects: parsed.accepted,
-            rejected: parsed.rejected,
+            objects: resolution.accepted,
+            rejected: resolution.refused,
         })
         .await?;
     tracing::info!(
@@ -311,4 +314,38 @@ pub async fn add_objects(
     });
     let body = serde_json::to_string(&status).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(taxii_response(StatusCode::ACCEPTED).body(body))
+}
+
+/// The effective TLP of each object of the envelope (see `domain::effective_tlp`), with the
+/// collection's stored marking-definitions and readers fetched only when the envelope needs them.
+async fn resolve_tlp(
+    state: &AppState,
+    caller: &Caller,
+    collection: &Collection,
+    parsed: envelope::ParsedEnvelope,
+) -> Result<Resolution, ApiError> {
+    let lookup = effective_tlp::refs_to_look_up(&parsed);
+    let mut stored = HashMap::new();
+    if !lookup.is_empty() {
+        let visibility = ObjectVisibility::for_viewer(&caller.viewer());
+        for (id, raw) in state.storage.marking_definitions(collection.key, &visibility, &lookup).await? {
+            let meaning = stored_definition_meaning(&raw);
+            let merged = match stored.remove(&id) {
+                Some(before) => meaning.and(before),
+                None => meaning,
+            };
+            stored.insert(id, merged);
+        }
+    }
+    let readers = if effective_tlp::needs_readers(&parsed) {
+        state.storage.collection_readers(collection.trust_group_id).await?
+    } else {
+        HashMap::new()
+    };
+    let rules = collection.tlp_rules();
+    state
+        .parsers
+        .run(move || effective_tlp::resolve(parsed, &stored, &readers, rules))
+        .await
+        .ok_or_else(|| ApiError::Internal("resolving the envelope's TLP failed".into()))
 }

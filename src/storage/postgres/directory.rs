@@ -491,9 +491,9 @@ impl DirectoryStore for PostgresStorage {
             let id = n.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let row = c
                 .query_one(
-                    "INSERT INTO collections (id, api_root, alias, title, description, trust_group_id, default_tlp, custom_content, created) \
+                    "INSERT INTO collections (id, api_root, alias, title, description, trust_group_id, default_tlp, custom_content, unknown_marking, created) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING key",
-                    &[&id, &n.api_root, &n.alias, &n.title, &n.description, &n.trust_group_id, &n.default_tlp.rank(), &n.custom_content.name(), &now_micros()],
+                    &[&id, &n.api_root, &n.alias, &n.title, &n.description, &n.trust_group_id, &n.default_tlp.rank(), &n.custom_content.name(), &n.unknown_marking.name(), &now_micros()],
                 )
                 .await
                 .map_err(db_err)?;
@@ -507,6 +507,7 @@ impl DirectoryStore for PostgresStorage {
                 trust_group_id: n.trust_group_id,
                 default_tlp: n.default_tlp,
                 custom_content: n.custom_content,
+                unknown_marking: n.unknown_marking,
             })
         })
         .await
@@ -559,6 +560,9 @@ impl DirectoryStore for PostgresStorage {
             }
             if let Some(v) = u.custom_content {
                 sets.push(("custom_content", Box::new(v.name().to_string())));
+            }
+            if let Some(v) = u.unknown_marking {
+                sets.push(("unknown_marking", Box::new(v.name().to_string())));
             }
             update_row(&pool, "collections", "id", Box::new(id), "collection", sets).await
         })

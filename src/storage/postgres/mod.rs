@@ -5,6 +5,7 @@
 
 mod audit;
 mod directory;
+mod levels;
 mod migrations;
 mod objects;
 

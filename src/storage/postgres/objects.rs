@@ -6,18 +6,23 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 
+use super::levels::PgLevels;
 use super::{args, db_err, pool_err, refs, PostgresStorage};
-use crate::domain::envelope::IncomingObject;
-use crate::domain::model::{Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject};
-use crate::domain::policy::{effective_tlp, red_recipients, ObjectVisibility};
+use crate::domain::model::{
+    Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject, UnknownMarking,
+};
+use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::{format_nanos, now_micros, Micros};
 use crate::domain::tlp::Tlp;
-use crate::storage::sql::{push_object_conditions, Dialect, Sql};
+use crate::storage::inheritance;
+use crate::storage::sql::{
+    in_dialect, marking_definitions_sql, push_object_conditions, Dialect, Sql, COLLECTION_READERS,
+};
 use crate::storage::versions::Sibling;
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
 
 pub(super) const COLLECTION_COLUMNS: &str =
-    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp, c.custom_content";
+    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp, c.custom_content, c.unknown_marking";
 
 pub(super) fn collection_from_row(r: &Row) -> Collection {
     Collection {
@@ -30,12 +35,13 @@ pub(super) fn collection_from_row(r: &Row) -> Collection {
         trust_group_id: r.get(6),
         default_tlp: Tlp::from_rank(r.get(7)).unwrap_or(Tlp::Amber),
         custom_content: CustomContent::parse(r.get::<_, &str>(8)).unwrap_or(CustomContent::Reject),
+        unknown_marking: UnknownMarking::parse(r.get::<_, &str>(9)).unwrap_or_default(),
     }
 }
 
 fn with_membership(r: &Row) -> (Collection, Option<Membership>) {
-    let can_read: Option<bool> = r.get(9);
-    let can_write: Option<bool> = r.get(10);
+    let can_read: Option<bool> = r.get(10);
+    let can_write: Option<bool> = r.get(11);
     (collection_from_row(r), can_read.map(|can_read| Membership { can_read, can_write: can_write.unwrap_or(false) }))
 }
 
@@ -46,40 +52,41 @@ fn select_with_membership() -> String {
     )
 }
 
-/// An object of the envelope that is to be inserted.
+/// An object of the envelope that is to be inserted: its index in the batch and its row values.
 struct NewRow {
-    obj: IncomingObject,
+    index: usize,
     date_added: i64,
     version: i64,
     versioned: bool,
-    tlp: i64,
-    recipient_orgs: Vec<i64>,
 }
 
-async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, StorageError> {
+async fn ingest(pool: Pool, mut batch: IngestBatch) -> Result<StatusResource, StorageError> {
     let mut client = pool.get().await.map_err(pool_err)?;
     let tx = client.transaction().await.map_err(db_err)?;
+    let (collection_key, producer_org) = (batch.collection_key, batch.producer_org);
     // Reserve a block of date_added values. The row lock taken here is held until commit, so
     // writers to one collection commit in date_added order (see the schema's comment).
     let n = batch.objects.len() as i64;
     let block_end: i64 = tx
         .query_one(
             "UPDATE collections SET last_date_added = GREATEST(last_date_added + $2, $3 + $2 - 1) WHERE key = $1 RETURNING last_date_added",
-            &[&batch.collection_key, &n.max(1), &now_micros()],
+            &[&collection_key, &n.max(1), &now_micros()],
         )
         .await
         .map_err(db_err)?
         .get(0);
     let mut next_date_added = block_end - n.max(1) + 1;
+    let mut levels = PgLevels { tx: &tx, collection_key, producer_org };
+    inheritance::inherit_from_stored(&mut levels, &mut batch.objects).await?;
     // Every stored version of the envelope's objects (usually none), in one query.
     let mut stored: HashMap<String, Vec<Sibling>> = HashMap::new();
     {
-        let envelope_ids: Vec<&str> = batch.objects.iter().map(|o| o.stix_id.as_str()).collect();
+        let envelope_ids: Vec<&str> = batch.objects.iter().map(|o| o.object.stix_id.as_str()).collect();
         let found = tx
             .query(
                 "SELECT seq, stix_id, spec_version, version, versioned, producer_org, has_newer FROM objects \
                  WHERE collection_key = $1 AND stix_id = ANY($2)",
-                &[&batch.collection_key, &envelope_ids],
+                &[&collection_key, &envelope_ids],
             )
             .await
             .map_err(db_err)?;
@@ -94,37 +101,12 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
             });
         }
     }
-    let mut readers: Option<HashMap<String, i64>> = None;
-    let mut failures = batch.rejected;
-    // The rows to insert, and per object its outcome: (id, version, date_added when it is to be
-    // inserted; None for an unversioned object already present).
+    // The rows to insert, and per object its version and the date_added it is to be inserted
+    // with (None for an unversioned object already present).
     let mut rows: Vec<NewRow> = Vec::with_capacity(batch.objects.len());
-    let mut outcomes: Vec<(String, i64, Option<i64>)> = Vec::with_capacity(batch.objects.len());
-    for obj in batch.objects {
-        let tlp = effective_tlp(obj.marking_tlp, batch.default_tlp);
-        let mut recipient_orgs = Vec::new();
-        if tlp == Tlp::Red {
-            if readers.is_none() {
-                let members = tx
-                    .query(
-                        "SELECT o.identity_id, o.id FROM trust_group_members m JOIN organisations o ON o.id = m.organisation_id \
-                         WHERE m.trust_group_id = $1 AND m.can_read",
-                        &[&batch.trust_group_id],
-                    )
-                    .await
-                    .map_err(db_err)?;
-                readers = Some(members.iter().map(|r| (r.get(0), r.get(1))).collect());
-            }
-            let members = readers.as_ref().expect("just loaded");
-            match red_recipients(&obj.stix_type, &obj.recipients, members) {
-                Ok(orgs) => recipient_orgs = orgs,
-                Err(message) => {
-                    let version = obj.version.map(format_nanos).unwrap_or_default();
-                    failures.push(StatusDetail { id: obj.stix_id, version, message: Some(message) });
-                    continue;
-                }
-            }
-        }
+    let mut outcomes: Vec<(i64, Option<i64>)> = Vec::with_capacity(batch.objects.len());
+    for (index, resolved) in batch.objects.iter().enumerate() {
+        let obj = &resolved.object;
         let date_added = next_date_added;
         next_date_added += 1;
         let (version, versioned) = match obj.version {
@@ -134,37 +116,41 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
         if !versioned {
             let present = stored
                 .get(&obj.stix_id)
-                .is_some_and(|known| known.iter().any(|k| k.is_unversioned_copy(&obj.spec_version, batch.producer_org)));
+                .is_some_and(|known| known.iter().any(|k| k.is_unversioned_copy(&obj.spec_version, producer_org)));
             if present {
-                outcomes.push((obj.stix_id, version, None));
+                outcomes.push((version, None));
                 continue;
             }
         }
-        outcomes.push((obj.stix_id.clone(), version, Some(date_added)));
-        rows.push(NewRow { obj, date_added, version, versioned, tlp: tlp.rank(), recipient_orgs });
+        outcomes.push((version, Some(date_added)));
+        rows.push(NewRow { index, date_added, version, versioned });
     }
     // One statement for the whole envelope; conflicting (already present) rows are not returned.
     let inserted: HashMap<i64, i64> = if rows.is_empty() {
         HashMap::new()
     } else {
+        let object = |r: &NewRow| &batch.objects[r.index];
         let col = |f: &dyn Fn(&NewRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
-        let ids = col(&|r| r.obj.stix_id.clone());
-        let types = col(&|r| r.obj.stix_type.clone());
-        let specs = col(&|r| r.obj.spec_version.clone());
-        let raws = col(&|r| r.obj.raw.clone());
+        let ids = col(&|r| object(r).object.stix_id.clone());
+        let types = col(&|r| object(r).object.stix_type.clone());
+        let specs = col(&|r| object(r).object.spec_version.clone());
+        let raws = col(&|r| object(r).object.raw.clone());
         let date_added: Vec<i64> = rows.iter().map(|r| r.date_added).collect();
         let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
         let versioned: Vec<bool> = rows.iter().map(|r| r.versioned).collect();
-        let tlps: Vec<i64> = rows.iter().map(|r| r.tlp).collect();
+        let tlps: Vec<i64> = rows.iter().map(|r| object(r).level.tlp.rank()).collect();
+        let reasons: Vec<Option<String>> = rows.iter().map(|r| object(r).reason.stored()).collect();
         // The has_newer promise: no later version stored, none later in this envelope.
         let mut in_envelope: HashMap<&str, Vec<(&str, i64)>> = HashMap::new();
         for r in &rows {
-            in_envelope.entry(r.obj.stix_id.as_str()).or_default().push((r.obj.spec_version.as_str(), r.version));
+            let o = &object(r).object;
+            in_envelope.entry(o.stix_id.as_str()).or_default().push((o.spec_version.as_str(), r.version));
         }
         let has_newer: Vec<bool> = rows
             .iter()
             .map(|r| {
-                let (id, spec, version) = (r.obj.stix_id.as_str(), r.obj.spec_version.as_str(), r.version);
+                let o = &object(r).object;
+                let (id, spec, version) = (o.stix_id.as_str(), o.spec_version.as_str(), r.version);
                 stored.get(id).is_some_and(|known| known.iter().any(|k| k.is_later_than(spec, version)))
                     || in_envelope.get(id).is_some_and(|vs| vs.iter().any(|v| *v > (spec, version)))
             })
@@ -173,48 +159,61 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
             .iter()
             .flat_map(|(id, known)| {
                 let newest_here = in_envelope.get(id.as_str()).and_then(|vs| vs.iter().max().copied());
-                known
-                    .iter()
-                    .filter(move |k| newest_here.is_some_and(|(s, v)| k.loses_promise_to(s, v)))
-                    .map(|k| k.seq)
+                known.iter().filter(move |k| newest_here.is_some_and(|(s, v)| k.loses_promise_to(s, v))).map(|k| k.seq)
             })
             .collect();
         if !outdated.is_empty() {
-            tx.execute("UPDATE objects SET has_newer = TRUE WHERE seq = ANY($1)", &[&outdated]).await.map_err(db_err)?;
+            tx.execute("UPDATE objects SET has_newer = TRUE WHERE seq = ANY($1)", &[&outdated])
+                .await
+                .map_err(db_err)?;
         }
         let returned = tx
             .query(
-                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw, has_newer) \
-                 SELECT $1, t.stix_id, t.type, t.spec_version, t.version, t.versioned, t.date_added, $2, t.tlp, t.raw, t.has_newer \
-                 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[], $10::text[], $11::bool[]) \
-                   AS t(stix_id, type, spec_version, version, versioned, date_added, tlp, raw, has_newer) \
+                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw, has_newer, tlp_reason) \
+                 SELECT $1, t.stix_id, t.type, t.spec_version, t.version, t.versioned, t.date_added, $2, t.tlp, t.raw, t.has_newer, t.tlp_reason \
+                 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[], $10::text[], $11::bool[], $12::text[]) \
+                   AS t(stix_id, type, spec_version, version, versioned, date_added, tlp, raw, has_newer, tlp_reason) \
                  ON CONFLICT DO NOTHING RETURNING date_added, seq",
-                &[&batch.collection_key, &batch.producer_org, &ids, &types, &specs, &versions, &versioned, &date_added, &tlps, &raws, &has_newer],
+                &[&collection_key, &producer_org, &ids, &types, &specs, &versions, &versioned, &date_added, &tlps, &raws, &has_newer, &reasons],
             )
             .await
             .map_err(db_err)?;
         returned.iter().map(|r| (r.get(0), r.get(1))).collect()
     };
     let (mut rec_seq, mut rec_org) = (Vec::new(), Vec::new());
+    let (mut ref_seq, mut ref_id) = (Vec::new(), Vec::new());
     let (mut obs_seq, mut obs_type, mut obs_prop, mut obs_value) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for NewRow { obj, date_added, recipient_orgs, .. } in &rows {
-        if let Some(seq) = inserted.get(date_added) {
-            for org in recipient_orgs {
-                rec_seq.push(*seq);
-                rec_org.push(*org);
-            }
-            for o in &obj.observables {
-                obs_seq.push(*seq);
-                obs_type.push(o.object_type.clone());
-                obs_prop.push(o.property.clone());
-                obs_value.push(o.value.clone());
-            }
+    for row in &rows {
+        let Some(seq) = inserted.get(&row.date_added) else { continue };
+        let resolved = &batch.objects[row.index];
+        for org in &resolved.level.recipients {
+            rec_seq.push(*seq);
+            rec_org.push(*org);
+        }
+        for r in &resolved.object.marks.object_refs {
+            ref_seq.push(*seq);
+            ref_id.push(r.clone());
+        }
+        for o in &resolved.object.observables {
+            obs_seq.push(*seq);
+            obs_type.push(o.object_type.clone());
+            obs_prop.push(o.property.clone());
+            obs_value.push(o.value.clone());
         }
     }
     if !rec_seq.is_empty() {
         tx.execute(
             "INSERT INTO object_recipients (object_seq, organisation_id) SELECT * FROM UNNEST($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING",
             &[&rec_seq, &rec_org],
+        )
+        .await
+        .map_err(db_err)?;
+    }
+    if !ref_seq.is_empty() {
+        tx.execute(
+            "INSERT INTO container_refs (container_seq, collection_key, producer_org, ref_id) \
+             SELECT t.seq, $1, $2, t.ref_id FROM UNNEST($3::bigint[], $4::text[]) AS t(seq, ref_id)",
+            &[&collection_key, &producer_org, &ref_seq, &ref_id],
         )
         .await
         .map_err(db_err)?;
@@ -228,18 +227,19 @@ async fn ingest(pool: Pool, batch: IngestBatch) -> Result<StatusResource, Storag
         .await
         .map_err(db_err)?;
     }
+    let was_inserted: Vec<bool> = outcomes.iter().map(|(_, d)| d.is_some_and(|d| inserted.contains_key(&d))).collect();
+    inheritance::raise_stored(&mut levels, &batch.objects, &was_inserted).await?;
     let successes = outcomes
         .into_iter()
-        .map(|(id, version, date_added)| StatusDetail {
-            id,
+        .zip(&batch.objects)
+        .zip(&was_inserted)
+        .map(|(((version, _), resolved), new)| StatusDetail {
+            id: resolved.object.stix_id.clone(),
             version: format_nanos(version),
-            message: match date_added {
-                Some(d) if inserted.contains_key(&d) => None,
-                _ => Some("already present".into()),
-            },
+            message: if *new { resolved.status_message() } else { Some("already present".into()) },
         })
         .collect();
-    let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, failures);
+    let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, batch.rejected);
     let body = serde_json::to_string(&status).map_err(|e| StorageError::Database(e.to_string()))?;
     tx.execute(
         "INSERT INTO statuses (id, api_root, account_id, request_timestamp, body) VALUES ($1, $2, $3, $4, $5)",
@@ -347,6 +347,34 @@ impl ObjectStore for PostgresStorage {
                 .await
                 .map_err(db_err)?;
             Ok(row.as_ref().map(with_membership))
+        })
+        .await
+    }
+
+    async fn marking_definitions(
+        &self,
+        collection_key: i64,
+        visibility: &ObjectVisibility,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        let query = marking_definitions_sql(Dialect::Postgres, collection_key, visibility, ids);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            let a = args(&query);
+            let rows = client.query(&query.text, &refs(&a)).await.map_err(db_err)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+        .await
+    }
+
+    async fn collection_readers(&self, trust_group_id: i64) -> Result<HashMap<String, i64>, StorageError> {
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            let rows = client
+                .query(&in_dialect(COLLECTION_READERS, Dialect::Postgres), &[&trust_group_id])
+                .await
+                .map_err(db_err)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
         .await
     }

@@ -482,9 +482,9 @@ impl DirectoryStore for SqliteStorage {
         self.write(move |c| {
             let id = n.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             c.execute(
-                "INSERT INTO collections (id, api_root, alias, title, description, trust_group_id, default_tlp, custom_content, created) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![id, n.api_root, n.alias, n.title, n.description, n.trust_group_id, n.default_tlp.rank(), n.custom_content.name(), now_micros()],
+                "INSERT INTO collections (id, api_root, alias, title, description, trust_group_id, default_tlp, custom_content, unknown_marking, created) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![id, n.api_root, n.alias, n.title, n.description, n.trust_group_id, n.default_tlp.rank(), n.custom_content.name(), n.unknown_marking.name(), now_micros()],
             )
             .map_err(db_err)?;
             Ok(Collection {
@@ -497,6 +497,7 @@ impl DirectoryStore for SqliteStorage {
                 trust_group_id: n.trust_group_id,
                 default_tlp: n.default_tlp,
                 custom_content: n.custom_content,
+                unknown_marking: n.unknown_marking,
             })
         })
         .await
@@ -550,6 +551,9 @@ impl DirectoryStore for SqliteStorage {
             }
             if let Some(v) = u.custom_content {
                 sets.push(("custom_content", Box::new(v.name())));
+            }
+            if let Some(v) = u.unknown_marking {
+                sets.push(("unknown_marking", Box::new(v.name())));
             }
             update_row(c, "collections", "id", &id, "collection", sets)
         })

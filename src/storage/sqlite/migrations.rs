@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../../schemas/sqlite/0004_latest_hint.sql")),
     (5, include_str!("../../../schemas/sqlite/0005_observables_staging.sql")),
     (6, include_str!("../../../schemas/sqlite/0006_observable_keys.sql")),
+    (7, include_str!("../../../schemas/sqlite/0007_expressed_tlp.sql")),
 ];
 
 pub fn latest_version() -> i64 {

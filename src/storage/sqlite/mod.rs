@@ -4,6 +4,7 @@ mod audit;
 mod checkpoint;
 mod directory;
 mod durability;
+mod levels;
 pub mod migrations;
 mod objects;
 mod observables;

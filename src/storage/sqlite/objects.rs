@@ -4,19 +4,23 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+use super::levels::{run_now, SqliteLevels};
 use super::rusqlite::{self, params, OptionalExtension};
 use super::writer::WriterCtx;
 use super::{db_err, SqliteStorage};
-use crate::domain::model::{Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject};
-use crate::domain::policy::{effective_tlp, red_recipients, ObjectVisibility};
+use crate::domain::model::{
+    Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject, UnknownMarking,
+};
+use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::{format_nanos, Micros};
 use crate::domain::tlp::Tlp;
-use crate::storage::sql::{push_object_conditions, Sql};
+use crate::storage::inheritance;
+use crate::storage::sql::{marking_definitions_sql, push_object_conditions, Dialect, Sql, COLLECTION_READERS};
 use crate::storage::versions::Sibling;
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
 
 pub(super) const COLLECTION_COLUMNS: &str =
-    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp, c.custom_content";
+    "c.key, c.id, c.api_root, c.alias, c.title, c.description, c.trust_group_id, c.default_tlp, c.custom_content, c.unknown_marking";
 
 pub(super) fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Collection> {
     Ok(Collection {
@@ -29,13 +33,14 @@ pub(super) fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Col
         trust_group_id: r.get(6)?,
         default_tlp: Tlp::from_rank(r.get(7)?).unwrap_or(Tlp::Amber),
         custom_content: CustomContent::parse(&r.get::<_, String>(8)?).unwrap_or(CustomContent::Reject),
+        unknown_marking: UnknownMarking::parse(&r.get::<_, String>(9)?).unwrap_or_default(),
     })
 }
 
 fn with_membership(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Collection, Option<Membership>)> {
     let collection = collection_from_row(r)?;
-    let can_read: Option<bool> = r.get(9)?;
-    let can_write: Option<bool> = r.get(10)?;
+    let can_read: Option<bool> = r.get(10)?;
+    let can_write: Option<bool> = r.get(11)?;
     Ok((collection, can_read.map(|can_read| Membership { can_read, can_write: can_write.unwrap_or(false) })))
 }
 
@@ -46,24 +51,15 @@ fn select_with_membership() -> String {
     )
 }
 
-/// Organisations that may read the collection's trust group, by their STIX identity id.
-fn readers_by_identity(conn: &rusqlite::Connection, trust_group_id: i64) -> Result<HashMap<String, i64>, StorageError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT o.identity_id, o.id FROM trust_group_members m JOIN organisations o ON o.id = m.organisation_id \
-             WHERE m.trust_group_id = ?1 AND m.can_read",
-        )
-        .map_err(db_err)?;
-    let rows = stmt.query_map([trust_group_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
-    rows.collect::<Result<_, _>>().map_err(db_err)
-}
-
-fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, StorageError> {
+fn ingest(ctx: &mut WriterCtx, mut batch: IngestBatch) -> Result<StatusResource, StorageError> {
     let mut successes = Vec::with_capacity(batch.objects.len());
-    let mut failures = batch.rejected;
     let WriterCtx { conn, clock, pending_observables } = ctx;
-    let mut readers: Option<HashMap<String, i64>> = None;
+    let (collection_key, producer_org) = (batch.collection_key, batch.producer_org);
+    let mut levels = SqliteLevels { conn, collection_key, producer_org };
+    run_now(inheritance::inherit_from_stored(&mut levels, &mut batch.objects))?;
+    let mut inserted_rows = Vec::with_capacity(batch.objects.len());
     {
+        let conn = &*levels.conn;
         // Every stored version of the object, usually none: tells an unversioned duplicate, the
         // new row's `has_newer`, and which older rows lose their promise (see 0004_latest_hint.sql).
         let mut siblings = conn
@@ -74,46 +70,28 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
             .map_err(db_err)?;
         let mut insert = conn
             .prepare_cached(
-                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw, has_newer) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
+                "INSERT INTO objects (collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw, has_newer, tlp_reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING",
             )
             .map_err(db_err)?;
-        let mut lose_promise = conn.prepare_cached("UPDATE objects SET has_newer = 1 WHERE seq = ?1").map_err(db_err)?;
-        let mut insert_recipient = conn
-            .prepare_cached("INSERT OR IGNORE INTO object_recipients (object_seq, organisation_id) VALUES (?1, ?2)")
-            .map_err(db_err)?;
+        let mut lose_promise =
+            conn.prepare_cached("UPDATE objects SET has_newer = 1 WHERE seq = ?1").map_err(db_err)?;
+        let mut insert_recipient = conn.prepare_cached(inheritance::sql::ADD_RECIPIENT).map_err(db_err)?;
+        let mut insert_container_ref = conn.prepare_cached(inheritance::sql::ADD_CONTAINER_REF).map_err(db_err)?;
         let mut insert_observable = conn
             .prepare_cached(
                 "INSERT INTO indicator_observables_pending (object_seq, object_type, property, value) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(db_err)?;
-        for obj in batch.objects {
-            let tlp = effective_tlp(obj.marking_tlp, batch.default_tlp);
-            let mut recipient_orgs = Vec::new();
-            if tlp == Tlp::Red {
-                if readers.is_none() {
-                    readers = Some(readers_by_identity(conn, batch.trust_group_id)?);
-                }
-                let members = readers.as_ref().expect("just loaded");
-                match red_recipients(&obj.stix_type, &obj.recipients, members) {
-                    Ok(orgs) => recipient_orgs = orgs,
-                    Err(message) => {
-                        failures.push(StatusDetail {
-                            id: obj.stix_id,
-                            version: obj.version.map(format_nanos).unwrap_or_default(),
-                            message: Some(message),
-                        });
-                        continue;
-                    }
-                }
-            }
+        for resolved in &batch.objects {
+            let obj = &resolved.object;
             let date_added = clock.next();
             let (version, versioned) = match obj.version {
                 Some(v) => (v, true),
                 None => (date_added * 1000, false),
             };
             let known: Vec<Sibling> = siblings
-                .query_map(params![batch.collection_key, obj.stix_id], |r| {
+                .query_map(params![collection_key, obj.stix_id], |r| {
                     Ok(Sibling {
                         seq: r.get(0)?,
                         spec_version: r.get(1)?,
@@ -125,23 +103,23 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
                 })
                 .and_then(|rows| rows.collect())
                 .map_err(db_err)?;
-            let duplicate =
-                !versioned && known.iter().any(|k| k.is_unversioned_copy(&obj.spec_version, batch.producer_org));
+            let duplicate = !versioned && known.iter().any(|k| k.is_unversioned_copy(&obj.spec_version, producer_org));
             let has_newer = known.iter().any(|k| k.is_later_than(&obj.spec_version, version));
             let inserted = !duplicate
                 && insert
                     .execute(params![
-                        batch.collection_key,
+                        collection_key,
                         obj.stix_id,
                         obj.stix_type,
                         obj.spec_version,
                         version,
                         versioned,
                         date_added,
-                        batch.producer_org,
-                        tlp.rank(),
+                        producer_org,
+                        resolved.level.tlp.rank(),
                         obj.raw,
-                        has_newer
+                        has_newer,
+                        resolved.reason.stored(),
                     ])
                     .map_err(db_err)?
                     == 1;
@@ -150,22 +128,28 @@ fn ingest(ctx: &mut WriterCtx, batch: IngestBatch) -> Result<StatusResource, Sto
                 for older in known.iter().filter(|k| k.loses_promise_to(&obj.spec_version, version)) {
                     lose_promise.execute([older.seq]).map_err(db_err)?;
                 }
-                for org in recipient_orgs {
+                for org in &resolved.level.recipients {
                     insert_recipient.execute(params![seq, org]).map_err(db_err)?;
+                }
+                for r in &obj.marks.object_refs {
+                    insert_container_ref.execute(params![seq, collection_key, producer_org, r]).map_err(db_err)?;
                 }
                 for o in &obj.observables {
                     insert_observable.execute(params![seq, o.object_type, o.property, o.value]).map_err(db_err)?;
                 }
                 *pending_observables += obj.observables.len() as u64;
             }
+            inserted_rows.push(inserted);
             successes.push(StatusDetail {
-                id: obj.stix_id,
+                id: obj.stix_id.clone(),
                 version: format_nanos(version),
-                message: if inserted { None } else { Some("already present".into()) },
+                message: if inserted { resolved.status_message() } else { Some("already present".into()) },
             });
         }
     }
-    let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, failures);
+    run_now(inheritance::raise_stored(&mut levels, &batch.objects, &inserted_rows))?;
+    let conn = &*levels.conn;
+    let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, batch.rejected);
     let body = serde_json::to_string(&status).map_err(|e| StorageError::Database(e.to_string()))?;
     conn.prepare_cached(
         "INSERT INTO statuses (id, api_root, account_id, request_timestamp, body) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -260,6 +244,30 @@ impl ObjectStore for SqliteStorage {
             ))
             .and_then(|mut s| s.query_row(params![organisation_id, api_root, key], with_membership).optional())
             .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn marking_definitions(
+        &self,
+        collection_key: i64,
+        visibility: &ObjectVisibility,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        let query = marking_definitions_sql(Dialect::Sqlite, collection_key, visibility, ids);
+        self.read(move |c| {
+            let mut stmt = c.prepare(&query.text).map_err(db_err)?;
+            let rows = stmt.query_map(super::args(&query), |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
+            rows.collect::<Result<_, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn collection_readers(&self, trust_group_id: i64) -> Result<HashMap<String, i64>, StorageError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(COLLECTION_READERS).map_err(db_err)?;
+            let rows = stmt.query_map([trust_group_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
+            rows.collect::<Result<_, _>>().map_err(db_err)
         })
         .await
     }

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{audit_change, created, json_body, no_content, Admin};
-use crate::domain::model::{Collection, CollectionUpdate, CustomContent, Membership, NewCollection};
+use crate::domain::model::{Collection, CollectionUpdate, CustomContent, Membership, NewCollection, UnknownMarking};
 use crate::domain::tlp::Tlp;
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -31,6 +31,7 @@ fn collection_json(c: &Collection) -> serde_json::Value {
     serde_json::json!({
         "id": c.id, "api_root": c.api_root, "alias": c.alias, "title": c.title, "description": c.description,
         "trust_group_id": c.trust_group_id, "default_tlp": c.default_tlp.name(), "custom_content": c.custom_content.name(),
+        "unknown_marking_tlp": c.unknown_marking.name(),
     })
 }
 
@@ -164,6 +165,12 @@ struct CollectionBody {
     trust_group_id: Option<i64>,
     default_tlp: Option<String>,
     custom_content: Option<String>,
+    unknown_marking_tlp: Option<String>,
+}
+
+fn unknown_marking(s: &str) -> Result<UnknownMarking, ApiError> {
+    UnknownMarking::parse(s)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown_marking_tlp '{s}': use refuse or red")))
 }
 
 fn custom(s: &str) -> Result<CustomContent, ApiError> {
@@ -204,6 +211,7 @@ async fn create_collection(
             trust_group_id,
             default_tlp: b.default_tlp.as_deref().map(tlp).transpose()?.unwrap_or(Tlp::Amber),
             custom_content: b.custom_content.as_deref().map(custom).transpose()?.unwrap_or_default(),
+            unknown_marking: b.unknown_marking_tlp.as_deref().map(unknown_marking).transpose()?.unwrap_or_default(),
         })
         .await?;
     audit_change(&req, format!("created collection {} '{}' for trust group {}", c.id, c.title, c.trust_group_id));
@@ -246,6 +254,7 @@ async fn update_collection(
         trust_group_id: b.trust_group_id,
         default_tlp: b.default_tlp.as_deref().map(tlp).transpose()?,
         custom_content: b.custom_content.as_deref().map(custom).transpose()?,
+        unknown_marking: b.unknown_marking_tlp.as_deref().map(unknown_marking).transpose()?,
     };
     state.storage.update_collection(&id, update).await?;
     audit_change(&req, format!("updated collection {id}: {}", String::from_utf8_lossy(&body)));

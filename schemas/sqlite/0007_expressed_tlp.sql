@@ -1,0 +1,27 @@
+-- taxii-hub SQLite schema, version 7: TLP as producers express it (containers, self-made
+-- definitions, labels), failing closed on markings the hub cannot read.
+
+-- What a collection does with a marking-definition it cannot resolve: refuse the object, or
+-- count the marking as TLP:RED.
+ALTER TABLE collections ADD COLUMN unknown_marking TEXT NOT NULL DEFAULT 'refuse' CHECK (unknown_marking IN ('refuse', 'red'));
+
+-- Why a version has its effective TLP ('marking …', 'label …', 'inherited from …',
+-- 'unknown marking …'); NULL: the collection default. Versions stored before this migration
+-- keep the TLP they were given then, with NULL here.
+ALTER TABLE objects ADD COLUMN tlp_reason TEXT;
+
+-- What each stored container (a version with object_refs) refers to, lower-cased. Versions of
+-- the same producer in the same collection are at least as restrictive as the container,
+-- whichever of the two was posted first.
+CREATE TABLE container_refs (
+    container_seq  INTEGER NOT NULL REFERENCES objects(seq) ON DELETE CASCADE,
+    collection_key INTEGER NOT NULL,
+    producer_org   INTEGER NOT NULL,
+    ref_id         TEXT NOT NULL,
+    PRIMARY KEY (container_seq, ref_id)
+) WITHOUT ROWID;
+CREATE INDEX container_refs_by_ref ON container_refs (collection_key, producer_org, ref_id);
+
+-- STIX ids compare case-insensitively: versions whose id has upper-case letters, by the
+-- lower-cased id (almost every id is lower case already, so the index stays small).
+CREATE INDEX objects_by_folded_id ON objects (collection_key, lower(stix_id)) WHERE stix_id <> lower(stix_id);
