@@ -78,11 +78,12 @@ async fn observed(hub: &TestHub, user: &str) -> [BTreeSet<String>; 4] {
         async move { json_of(req.send().await.unwrap()).await }
     };
     let (code, _, objects) = list("objects/").await;
-    let from_list: BTreeSet<String> =
-        if code == 200 { ids_of(&objects).into_iter().collect() } else { BTreeSet::new() };
+    let indicators = |envelope: &Value| -> BTreeSet<String> {
+        ids_of(envelope).into_iter().filter(|id| id.starts_with("indicator--")).collect()
+    };
+    let from_list: BTreeSet<String> = if code == 200 { indicators(&objects) } else { BTreeSet::new() };
     let (code, _, manifest) = list("manifest/").await;
-    let from_manifest: BTreeSet<String> =
-        if code == 200 { ids_of(&manifest).into_iter().collect() } else { BTreeSet::new() };
+    let from_manifest: BTreeSet<String> = if code == 200 { indicators(&manifest) } else { BTreeSet::new() };
     let mut from_get = BTreeSet::new();
     let mut from_versions = BTreeSet::new();
     for n in 0..MARKINGS.len() {
@@ -145,9 +146,16 @@ async fn every_account_sees_exactly_what_its_column_says() {
     hub.add_key_account("no-group", nogroup, Role::Member, false).await;
     hub.add_key_account("admin", operator, Role::Admin, false).await;
 
-    let objects: Vec<Value> = MARKINGS.iter().enumerate().map(|(n, m)| object(n, m, &recipient_identity)).collect();
+    // The statement marking is defined in the envelope: a marking the hub cannot resolve refuses the object.
+    let statement = json!({
+        "type": "marking-definition", "spec_version": "2.1", "id": STATEMENT, "created": "2024-01-01T00:00:00.000Z",
+        "definition_type": "statement", "definition": { "statement": "Copyright Producer Bank" },
+    });
+    let mut objects: Vec<Value> =
+        MARKINGS.iter().enumerate().map(|(n, m)| object(n, m, &recipient_identity)).collect();
+    objects.push(statement);
     let status = hub.add("producer", "intel", &objects).await;
-    assert_eq!(status["success_count"], MARKINGS.len());
+    assert_eq!(status["success_count"], MARKINGS.len() + 1);
 
     for (user, row) in MATRIX {
         let expected: BTreeSet<String> = MARKINGS

@@ -91,8 +91,19 @@ struct Row {
     producer: usize,
     id: String,
     version: String,
-    mark: usize,
+    tlp: u8,
     recipients: Vec<usize>,
+}
+
+/// TLP rank of a mark: 1 clear … 3 amber (also the collection default), 4 amber+strict, 5 red.
+fn rank(mark: usize) -> u8 {
+    match MARKS[mark].0 {
+        "clear" => 1,
+        "green" => 2,
+        "default" | "amber" => 3,
+        "strict" => 4,
+        _ => 5,
+    }
 }
 
 /// The rule, written independently of the hub's code.
@@ -101,15 +112,17 @@ fn visible(row: &Row, viewer: usize, w: &World) -> bool {
     if !can_read(v) {
         return false;
     }
-    match MARKS[row.mark].0 {
-        "default" | "clear" | "green" | "amber" => true,
+    match row.tlp {
+        1..=3 => true,
         _ if v.redistributes => false,
-        "strict" => true,
+        4 => true,
         _ => row.producer == viewer || row.recipients.contains(&viewer),
     }
 }
 
-/// Which posts are stored: producer may write, RED names ≥ 1 reader and only readers, first copy wins.
+/// Which posts are stored: producer may write, RED names ≥ 1 reader and only readers, first copy
+/// wins — but a re-post of a stored copy with a stricter marking makes the stored copy as strict
+/// (a RED copy re-posted as RED keeps only the recipients both name).
 fn stored(w: &World) -> Vec<(usize, Row)> {
     let mut rows: Vec<(usize, Row)> = Vec::new();
     for (i, p) in w.posts.iter().enumerate() {
@@ -117,7 +130,8 @@ fn stored(w: &World) -> Vec<(usize, Row)> {
             continue;
         }
         let recipients: Vec<usize> = (0..w.orgs.len()).filter(|o| p.recipients & (1 << o) != 0).collect();
-        let red = MARKS[p.mark].0.starts_with("red");
+        let tlp = rank(p.mark);
+        let red = tlp == 5;
         if red && (recipients.is_empty() || recipients.iter().any(|r| !can_read(&w.orgs[*r]))) {
             continue;
         }
@@ -125,10 +139,17 @@ fn stored(w: &World) -> Vec<(usize, Row)> {
             producer: p.producer,
             id: format!("indicator--{}", uuid_for(p.object)),
             version: stamp(p.version),
-            mark: p.mark,
+            tlp,
             recipients: if red { recipients } else { vec![] },
         };
-        if rows.iter().any(|(_, r)| r.producer == row.producer && r.id == row.id && r.version == row.version) {
+        if let Some((_, old)) =
+            rows.iter_mut().find(|(_, r)| r.producer == row.producer && r.id == row.id && r.version == row.version)
+        {
+            match (old.tlp == 5, red) {
+                (true, true) => old.recipients.retain(|o| row.recipients.contains(o)),
+                (false, true) => *old = row,
+                _ => old.tlp = old.tlp.max(row.tlp),
+            }
             continue;
         }
         rows.push((i, row));

@@ -19,7 +19,28 @@ use crate::storage::StorageError;
 pub struct StoredLevel {
     pub seq: i64,
     pub stix_id: String,
+    pub spec_version: String,
+    pub version: i64,
     pub level: Level,
+}
+
+/// Stored versions to raise: those with this lower-cased id, or only one version of it.
+struct Raise {
+    id: String,
+    /// (spec_version, version) for the stored copy of a re-posted versioned object; for an
+    /// unversioned one, its copy of that spec_version. None: every version (a container's ref).
+    only: Option<(String, Option<i64>)>,
+    level: Level,
+    reason: TlpReason,
+}
+
+impl Raise {
+    fn applies_to(&self, row: &StoredLevel) -> bool {
+        match &self.only {
+            None => true,
+            Some((spec, version)) => row.spec_version == *spec && version.is_none_or(|v| v == row.version),
+        }
+    }
 }
 
 /// The stored rows of one producer in one collection, inside the ingest transaction.
@@ -57,49 +78,55 @@ pub async fn inherit_from_stored(
 }
 
 /// Makes stored versions at least as restrictive as what the batch expresses: for each
-/// container of the batch, what it refers to; for each object that was already present, its
-/// stored copies. `inserted[i]` tells whether `objects[i]` was stored as a new row.
+/// container of the batch, every version of what it refers to; for each object that was
+/// already present, its stored copy. `inserted[i]` tells whether `objects[i]` was stored as a
+/// new row.
 pub async fn raise_stored(
     store: &mut dyn StoredLevels,
     objects: &[ResolvedObject],
     inserted: &[bool],
 ) -> Result<(), StorageError> {
-    let mut work: Vec<(String, Level, TlpReason)> = Vec::new();
+    let contents =
+        |id: String, level: Level, container: &str| Raise { id, only: None, level, reason: TlpReason::InheritedFrom(container.to_string()) };
+    let mut work: Vec<Raise> = Vec::new();
     for (o, new) in objects.iter().zip(inserted) {
-        for r in &o.object.marks.object_refs {
-            work.push((r.clone(), o.level.clone(), TlpReason::InheritedFrom(o.object.stix_id.clone())));
-        }
+        let object = &o.object;
+        work.extend(object.marks.object_refs.iter().map(|r| contents(r.clone(), o.level.clone(), &object.stix_id)));
         if !new {
-            work.push((o.object.stix_id.to_ascii_lowercase(), o.level.clone(), o.reason.clone()));
+            work.push(Raise {
+                id: object.stix_id.to_ascii_lowercase(),
+                only: Some((object.spec_version.clone(), object.version)),
+                level: o.level.clone(),
+                reason: o.reason.clone(),
+            });
         }
     }
     // In rounds, one lookup per round: a round goes on only through rows it made strictly more
     // restrictive (a higher TLP, or fewer RED recipients), so this ends, cycles included.
     while !work.is_empty() {
-        let mut ids: Vec<String> = work.iter().map(|(id, _, _)| id.clone()).collect();
+        let mut ids: Vec<String> = work.iter().map(|w| w.id.clone()).collect();
         ids.sort();
         ids.dedup();
         let rows = store.versions_of(&ids).await?;
-        let mut changed: Vec<(StoredLevel, TlpReason)> = Vec::new();
-        for (id, level, reason) in &work {
-            for (_, row) in rows.iter().filter(|(r, _)| r == id) {
-                let current = changed.iter().find(|(c, _)| c.seq == row.seq).map_or(&row.level, |(c, _)| &c.level);
-                let raised = current.and(level);
+        // Per stored row: its new level and why.
+        let mut changed: Vec<(&StoredLevel, Level, TlpReason)> = Vec::new();
+        for raise in &work {
+            for (_, row) in rows.iter().filter(|(id, row)| *id == raise.id && raise.applies_to(row)) {
+                let current = changed.iter().find(|(c, _, _)| c.seq == row.seq).map_or(&row.level, |(_, l, _)| l);
+                let raised = current.and(&raise.level);
                 if raised == *current {
                     continue;
                 }
-                changed.retain(|(c, _)| c.seq != row.seq);
-                changed
-                    .push((StoredLevel { seq: row.seq, stix_id: row.stix_id.clone(), level: raised }, reason.clone()));
+                changed.retain(|(c, _, _)| c.seq != row.seq);
+                changed.push((row, raised, raise.reason.clone()));
             }
         }
-        work = Vec::new();
-        for (row, reason) in changed {
-            store.set_level(row.seq, &row.level, &reason).await?;
-            for r in store.refs_of(row.seq).await? {
-                work.push((r, row.level.clone(), TlpReason::InheritedFrom(row.stix_id.clone())));
-            }
+        let mut next = Vec::new();
+        for (row, level, reason) in changed {
+            store.set_level(row.seq, &level, &reason).await?;
+            next.extend(store.refs_of(row.seq).await?.into_iter().map(|r| contents(r, level.clone(), &row.stix_id)));
         }
+        work = next;
     }
     Ok(())
 }
@@ -109,12 +136,13 @@ pub async fn raise_stored(
 pub mod sql {
     /// One id per statement (see VERSIONS_OF).
     pub const CONTAINERS_OF: &str =
-        "SELECT c.ref_id, o.seq, o.stix_id, o.tlp FROM container_refs c JOIN objects o ON o.seq = c.container_seq \
+        "SELECT c.ref_id, o.seq, o.stix_id, o.tlp, o.spec_version, o.version FROM container_refs c JOIN objects o ON o.seq = c.container_seq \
          WHERE c.collection_key = ?1 AND c.producer_org = ?2 AND c.ref_id = ?3";
     /// One id per statement (SQLite's lookups are in-process). Two branches: lower-case ids through
     /// the main index, others through objects_by_folded_id.
-    pub const VERSIONS_OF: &str = "SELECT lower(stix_id), seq, stix_id, tlp FROM objects WHERE collection_key = ?1 AND producer_org = ?2 AND stix_id = ?3 \
-         UNION ALL SELECT lower(stix_id), seq, stix_id, tlp FROM objects WHERE collection_key = ?1 AND producer_org = ?2 \
+    pub const VERSIONS_OF: &str = "SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects \
+         WHERE collection_key = ?1 AND producer_org = ?2 AND stix_id = ?3 \
+         UNION ALL SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects WHERE collection_key = ?1 AND producer_org = ?2 \
          AND stix_id <> lower(stix_id) AND lower(stix_id) = ?3";
     pub const RECIPIENTS_OF: &str = "SELECT organisation_id FROM object_recipients WHERE object_seq = ?1";
     pub const REFS_OF: &str = "SELECT ref_id FROM container_refs WHERE container_seq = ?1";

@@ -13,10 +13,11 @@ use crate::storage::sql::{in_dialect, Dialect};
 use crate::storage::StorageError;
 
 const CONTAINERS_OF: &str =
-    "SELECT c.ref_id, o.seq, o.stix_id, o.tlp FROM container_refs c JOIN objects o ON o.seq = c.container_seq \
+    "SELECT c.ref_id, o.seq, o.stix_id, o.tlp, o.spec_version, o.version FROM container_refs c JOIN objects o ON o.seq = c.container_seq \
      WHERE c.collection_key = $1 AND c.producer_org = $2 AND c.ref_id = ANY($3)";
-const VERSIONS_OF: &str = "SELECT lower(stix_id), seq, stix_id, tlp FROM objects WHERE collection_key = $1 AND producer_org = $2 AND stix_id = ANY($3) \
-     UNION ALL SELECT lower(stix_id), seq, stix_id, tlp FROM objects WHERE collection_key = $1 AND producer_org = $2 \
+const VERSIONS_OF: &str = "SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects \
+     WHERE collection_key = $1 AND producer_org = $2 AND stix_id = ANY($3) \
+     UNION ALL SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects WHERE collection_key = $1 AND producer_org = $2 \
      AND stix_id <> lower(stix_id) AND lower(stix_id) = ANY($3)";
 
 pub(super) struct PgLevels<'a, 'b> {
@@ -49,7 +50,14 @@ impl PgLevels<'_, '_> {
             .map(|r| {
                 let seq: i64 = r.get(1);
                 let orgs = recipients.get(&seq).cloned().unwrap_or_default();
-                (r.get(0), StoredLevel { seq, stix_id: r.get(2), level: stored_level(r.get(3), orgs) })
+                let row = StoredLevel {
+                    seq,
+                    stix_id: r.get(2),
+                    spec_version: r.get(4),
+                    version: r.get(5),
+                    level: stored_level(r.get(3), orgs),
+                };
+                (r.get(0), row)
             })
             .collect())
     }

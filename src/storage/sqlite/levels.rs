@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::db_err;
 use super::rusqlite::{params, Connection};
 use crate::domain::effective_tlp::{Level, TlpReason};
+use crate::domain::tlp::Tlp;
 use crate::storage::inheritance::{sql, stored_level, StoredLevel, StoredLevels};
 use crate::storage::StorageError;
 
@@ -20,22 +21,32 @@ pub(super) struct SqliteLevels<'a> {
 
 impl SqliteLevels<'_> {
     /// (id, row) for every id, from a statement taking (collection, producer, id) and returning
-    /// (id, seq, stix_id, tlp).
+    /// (id, seq, stix_id, tlp, spec_version, version).
     fn rows(&self, query: &str, ids: &[String]) -> Result<Vec<(String, StoredLevel)>, StorageError> {
         let mut stmt = self.conn.prepare_cached(query).map_err(db_err)?;
         let mut recipients = self.conn.prepare_cached(sql::RECIPIENTS_OF).map_err(db_err)?;
         let mut out = Vec::new();
         for id in ids {
-            let found: Vec<(String, i64, String, i64)> = stmt
+            let found: Vec<(String, StoredLevel)> = stmt
                 .query_map(params![self.collection_key, self.producer_org, id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    let row = StoredLevel {
+                        seq: r.get(1)?,
+                        stix_id: r.get(2)?,
+                        spec_version: r.get(4)?,
+                        version: r.get(5)?,
+                        level: stored_level(r.get(3)?, []),
+                    };
+                    Ok((r.get(0)?, row))
                 })
                 .and_then(|rows| rows.collect())
                 .map_err(db_err)?;
-            for (key, seq, stix_id, tlp) in found {
-                let orgs: Vec<i64> =
-                    recipients.query_map([seq], |r| r.get(0)).and_then(|rows| rows.collect()).map_err(db_err)?;
-                out.push((key, StoredLevel { seq, stix_id, level: stored_level(tlp, orgs) }));
+            for (key, mut row) in found {
+                if row.level.tlp == Tlp::Red {
+                    let orgs: Vec<i64> =
+                        recipients.query_map([row.seq], |r| r.get(0)).and_then(|rows| rows.collect()).map_err(db_err)?;
+                    row.level = Level::new(Tlp::Red, orgs);
+                }
+                out.push((key, row));
             }
         }
         Ok(out)
