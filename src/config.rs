@@ -7,7 +7,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -117,19 +117,6 @@ pub struct LogConfig {
     pub format: String,
     /// A tracing filter such as `info` or `taxii_hub=debug,actix_web=info`.
     pub level: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            tls: TlsConfig::default(),
-            storage: StorageConfig::default(),
-            taxii: TaxiiConfig::default(),
-            auth: AuthConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {
@@ -280,6 +267,8 @@ impl Config {
 pub const RESERVED_PATHS: &[&str] = &["taxii2", "healthz", "readyz", "admin", "auth"];
 
 #[cfg(test)]
+// figment's Jail closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

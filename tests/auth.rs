@@ -36,8 +36,8 @@ async fn create_account(hub: &TestHub, username: &str, org: i64) -> (i64, String
     (body["account"]["id"].as_i64().unwrap(), body["api_key"].as_str().unwrap().to_string())
 }
 
-fn alpha_org(hub: &TestHub) -> impl std::future::Future<Output = i64> + '_ {
-    async move { hub.storage.organisation_by_name("alpha").await.unwrap().unwrap() }
+async fn alpha_org(hub: &TestHub) -> i64 {
+    hub.storage.organisation_by_name("alpha").await.unwrap().unwrap()
 }
 
 #[tokio::test]

@@ -42,7 +42,7 @@ struct Case {
 }
 
 fn type_of(n: u64) -> &'static str {
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         "malware"
     } else {
         "indicator"

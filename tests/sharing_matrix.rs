@@ -151,8 +151,7 @@ async fn every_account_sees_exactly_what_its_column_says() {
         "type": "marking-definition", "spec_version": "2.1", "id": STATEMENT, "created": "2024-01-01T00:00:00.000Z",
         "definition_type": "statement", "definition": { "statement": "Copyright Producer Bank" },
     });
-    let mut objects: Vec<Value> =
-        MARKINGS.iter().enumerate().map(|(n, m)| object(n, m, &recipient_identity)).collect();
+    let mut objects: Vec<Value> = MARKINGS.iter().enumerate().map(|(n, m)| object(n, m, &recipient_identity)).collect();
     objects.push(statement);
     let status = hub.add("producer", "intel", &objects).await;
     assert_eq!(status["success_count"], MARKINGS.len() + 1);

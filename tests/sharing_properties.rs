@@ -145,6 +145,9 @@ fn stored(w: &World) -> Vec<(usize, Row)> {
         if let Some((_, old)) =
             rows.iter_mut().find(|(_, r)| r.producer == row.producer && r.id == row.id && r.version == row.version)
         {
+            if MARKS[p.mark].1.is_none() {
+                continue; // a re-post that expresses no TLP leaves the stored copy as it is
+            }
             match (old.tlp == 5, red) {
                 (true, true) => old.recipients.retain(|o| row.recipients.contains(o)),
                 (false, true) => *old = row,

@@ -68,7 +68,7 @@ async fn duplicates_are_success_and_stored_once() {
 
     // Unversioned objects (SCOs) are duplicates when the id repeats.
     let sco = json!({"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.3"});
-    hub.add("alpha", "shared", &[sco.clone()]).await;
+    hub.add("alpha", "shared", std::slice::from_ref(&sco)).await;
     let again = hub.add("alpha", "shared", &[sco]).await;
     assert_eq!(again["successes"][0]["message"], "already present");
     let (_, _, m) = json_of(

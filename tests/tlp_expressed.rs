@@ -4,6 +4,9 @@
 //! definitions, statement and label TLPs, and markings the hub cannot resolve. Every test checks
 //! every role of the sharing matrix over HTTPS.
 
+// Envelopes are written as literal slices of the objects they hold.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -38,7 +41,12 @@ async fn assert_audience(hub: &TestHub, ids: &[String], expected: impl Fn(&str) 
         let seen = visible_ids(hub, role).await;
         for object in ids {
             let should = expected(object).contains(role);
-            assert_eq!(seen.contains(object), should, "{role} {} {object}", if should { "must see" } else { "must not see" });
+            assert_eq!(
+                seen.contains(object),
+                should,
+                "{role} {} {object}",
+                if should { "must see" } else { "must not see" }
+            );
         }
     }
 }
@@ -50,7 +58,13 @@ async fn post(hub: &TestHub, user: &str, objects: &[Value]) -> Value {
 }
 
 fn message_of<'a>(status: &'a Value, list: &str, object: &Value) -> &'a str {
-    status[list].as_array().unwrap().iter().find(|d| d["id"] == object["id"]).and_then(|d| d["message"].as_str()).unwrap_or("")
+    status[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == object["id"])
+        .and_then(|d| d["message"].as_str())
+        .unwrap_or("")
 }
 
 /// The reported leak: a RED event whose TLP is only on its grouping, as misp-stix writes it.
@@ -71,7 +85,8 @@ async fn a_red_grouping_passes_its_tlp_and_recipients_to_everything_it_contains(
     event["object_marking_refs"] = json!([RED1]);
     event["x_taxii_hub_recipients"] = json!([world.recipient_identity]);
     let unrelated = indicator(5, "2024-01-01T00:00:00.000Z");
-    let status = post(&hub, "producer", &[ip.clone(), observed.clone(), ind.clone(), event.clone(), unrelated.clone()]).await;
+    let status =
+        post(&hub, "producer", &[ip.clone(), observed.clone(), ind.clone(), event.clone(), unrelated.clone()]).await;
     assert_eq!(status["failure_count"], 0, "{status}");
     assert!(message_of(&status, "successes", &ind).contains(&format!("inherited from {}", id(&event))), "{status}");
     assert!(message_of(&status, "successes", &ip).contains("effective TLP:RED"), "{status}");
@@ -138,9 +153,15 @@ async fn self_made_extension_statement_and_label_tlps_are_enforced() {
         d
     };
     let own_red = definition(100, json!({"definition_type": "tlp", "definition": {"tlp": "red"}}));
-    let ext_strict = definition(101, json!({"name": "amber strict", "extensions": {
-        "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d": {"extension_type": "property-extension", "tlp_2_0": "amber+strict"}}}));
-    let statement_red = definition(102, json!({"definition_type": "statement", "definition": {"statement": "TLP: RED - recipients only"}}));
+    let ext_strict = definition(
+        101,
+        json!({"name": "amber strict", "extensions": {
+        "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d": {"extension_type": "property-extension", "tlp_2_0": "amber+strict"}}}),
+    );
+    let statement_red = definition(
+        102,
+        json!({"definition_type": "statement", "definition": {"statement": "TLP: RED - recipients only"}}),
+    );
     let marked = |n: u64, marking: &Value| {
         let mut o = indicator(n, "2024-01-01T00:00:00.000Z");
         o["object_marking_refs"] = json!([marking["id"]]);
@@ -278,4 +299,31 @@ async fn re_posting_a_stored_object_with_a_stricter_marking_restricts_the_stored
     let status = post(&hub, "producer", &[red]).await;
     assert_eq!(status["successes"][0]["message"], "already present", "{status}");
     assert_audience(&hub, &[id(&plain)], |_| audience(Tlp::Red)).await;
+}
+
+#[tokio::test]
+async fn admins_see_how_each_version_is_shared_and_why() {
+    let mut hub = start().await;
+    let world = sharing_world(&mut hub).await;
+    let ind = indicator(1, "2024-01-01T00:00:00.000Z");
+    let mut event = grouping(2, &[&ind]);
+    event["labels"] = json!(["TLP:RED"]);
+    event["x_taxii_hub_recipients"] = json!([world.recipient_identity]);
+    post(&hub, "producer", &[ind.clone(), event.clone()]).await;
+    let collection = hub.collections["intel"].clone();
+    let sharing = |user: &'static str, object: String| {
+        let url = hub.url(&format!("/admin/collections/{collection}/objects/{object}/"));
+        let req = hub.get(user, &url);
+        async move { json_of(req.send().await.unwrap()).await }
+    };
+    let (code, _, body) = sharing("admin", id(&ind).to_ascii_uppercase().replace("INDICATOR", "indicator")).await;
+    assert_eq!(code, 200, "{body}");
+    let v = &body["versions"][0];
+    assert_eq!(v["effective_tlp"], "red", "{body}");
+    assert_eq!(v["tlp_reason"], format!("inherited from {}", id(&event)));
+    assert_eq!(v["recipients"].as_array().unwrap().len(), 1);
+    let (_, _, body) = sharing("admin", id(&event)).await;
+    assert_eq!(body["versions"][0]["tlp_reason"], "label TLP:RED", "{body}");
+    assert_eq!(sharing("admin", format!("indicator--{}", uuid_for(99))).await.0, 404);
+    assert_eq!(sharing("producer", id(&ind)).await.0, 403, "partners do not reach the admin API");
 }

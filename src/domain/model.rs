@@ -237,6 +237,22 @@ pub struct StoredObject {
     pub raw: Option<String>,
 }
 
+/// How one stored version is shared: what administrators see when they ask why an object
+/// reached (or did not reach) someone. Metadata only, never the object itself.
+#[derive(Debug, Clone)]
+pub struct VersionSharing {
+    pub seq: i64,
+    pub stix_id: String,
+    pub spec_version: String,
+    pub version: Nanos,
+    pub date_added: Micros,
+    pub producer_org: i64,
+    pub tlp: Tlp,
+    pub reason: crate::domain::effective_tlp::TlpReason,
+    /// For RED: the organisations besides the producer that may read it.
+    pub recipients: Vec<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,

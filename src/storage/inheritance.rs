@@ -56,7 +56,8 @@ pub trait StoredLevels: Send {
     async fn set_level(&mut self, seq: i64, level: &Level, reason: &TlpReason) -> Result<(), StorageError>;
 }
 
-/// Raises the batch's objects to what the stored containers referring to them express.
+/// Raises the batch's objects to what the stored containers referring to them express (a
+/// container whose TLP is the collection default expresses nothing: its `tlp_reason` is NULL).
 pub async fn inherit_from_stored(
     store: &mut dyn StoredLevels,
     objects: &mut [ResolvedObject],
@@ -86,10 +87,15 @@ pub async fn raise_stored(
     objects: &[ResolvedObject],
     inserted: &[bool],
 ) -> Result<(), StorageError> {
-    let contents =
-        |id: String, level: Level, container: &str| Raise { id, only: None, level, reason: TlpReason::InheritedFrom(container.to_string()) };
+    let contents = |id: String, level: Level, container: &str| Raise {
+        id,
+        only: None,
+        level,
+        reason: TlpReason::InheritedFrom(container.to_string()),
+    };
     let mut work: Vec<Raise> = Vec::new();
-    for (o, new) in objects.iter().zip(inserted) {
+    // Only what expresses a TLP (its own or inherited) passes it on; the collection default does not.
+    for (o, new) in objects.iter().zip(inserted).filter(|(o, _)| o.reason != TlpReason::CollectionDefault) {
         let object = &o.object;
         work.extend(object.marks.object_refs.iter().map(|r| contents(r.clone(), o.level.clone(), &object.stix_id)));
         if !new {
@@ -137,7 +143,7 @@ pub mod sql {
     /// One id per statement (see VERSIONS_OF).
     pub const CONTAINERS_OF: &str =
         "SELECT c.ref_id, o.seq, o.stix_id, o.tlp, o.spec_version, o.version FROM container_refs c JOIN objects o ON o.seq = c.container_seq \
-         WHERE c.collection_key = ?1 AND c.producer_org = ?2 AND c.ref_id = ?3";
+         WHERE c.collection_key = ?1 AND c.producer_org = ?2 AND c.ref_id = ?3 AND o.tlp_reason IS NOT NULL";
     /// One id per statement (SQLite's lookups are in-process). Two branches: lower-case ids through
     /// the main index, others through objects_by_folded_id.
     pub const VERSIONS_OF: &str = "SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects \

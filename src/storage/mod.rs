@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use crate::domain::cursor::Position;
 use crate::domain::effective_tlp::ResolvedObject;
 use crate::domain::filters::ObjectFilter;
-use crate::domain::model::{Collection, Membership, Page, StatusDetail, StatusResource, StoredObject};
+use crate::domain::model::{Collection, Membership, Page, StatusDetail, StatusResource, StoredObject, VersionSharing};
 use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::Micros;
 
@@ -129,6 +129,9 @@ pub trait ObjectStore: Send + Sync {
     /// Organisations that may read a trust group's collections, by lower-cased identity id: the
     /// eligible recipients of TLP:RED objects.
     async fn collection_readers(&self, trust_group_id: i64) -> Result<HashMap<String, i64>, StorageError>;
+    /// How every stored version of one object is shared (for administrators; no visibility
+    /// filter, no content), in date_added order.
+    async fn version_sharing(&self, collection_key: i64, object_id: &str) -> Result<Vec<VersionSharing>, StorageError>;
     /// Stores the batch and its status resource in one durable transaction.
     async fn add_objects(&self, batch: IngestBatch) -> Result<StatusResource, StorageError>;
     async fn list_objects(&self, query: ObjectQuery) -> Result<Page<StoredObject>, StorageError>;

@@ -157,6 +157,14 @@ pub fn push_object_conditions(sql: &mut Sql, vis: &ObjectVisibility, object_id: 
     sql.push(&format!(" AND ({})", terms.join(" OR ")));
 }
 
+/// Every stored version of one object (lower-cased id, compared case-insensitively) with how it
+/// is shared: (seq, stix_id, spec_version, version, date_added, producer_org, tlp, tlp_reason).
+pub const VERSION_SHARING: &str =
+    "SELECT seq, stix_id, spec_version, version, date_added, producer_org, tlp, tlp_reason \
+     FROM objects WHERE collection_key = ?1 AND stix_id = ?2 \
+     UNION ALL SELECT seq, stix_id, spec_version, version, date_added, producer_org, tlp, tlp_reason \
+     FROM objects WHERE collection_key = ?1 AND stix_id <> lower(stix_id) AND lower(stix_id) = ?2 ORDER BY 5, 1";
+
 /// The eligible recipients of a trust group's RED objects: (lower-cased identity id, organisation).
 pub const COLLECTION_READERS: &str = "SELECT lower(o.identity_id), o.id FROM trust_group_members m \
      JOIN organisations o ON o.id = m.organisation_id WHERE m.trust_group_id = ?1 AND m.can_read";

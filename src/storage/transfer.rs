@@ -124,6 +124,9 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
 ];
 
+/// One table read from the source: its name, its columns and its rows.
+type TableSnapshot<'a> = (&'a str, &'a [(&'a str, Kind)], Vec<Vec<Value>>);
+
 /// Serial columns whose sequences must continue after the copied ids.
 const SERIALS: &[(&str, &str)] = &[
     ("organisations", "id"),
@@ -169,7 +172,7 @@ pub fn sqlite_to_postgres(
         .map_err(|e| StorageError::Config(format!("{}: {e}", sqlite_path.display())))?;
     let target = PostgresStorage::open(postgres_url, options)?;
     // Read everything first, under one read transaction, so the copy is a consistent snapshot.
-    let mut snapshot: Vec<(&str, &[(&str, Kind)], Vec<Vec<Value>>)> = Vec::new();
+    let mut snapshot: Vec<TableSnapshot<'_>> = Vec::new();
     source.execute_batch("BEGIN").map_err(super::sqlite::db_err)?;
     for (table, columns) in TABLES {
         let names: Vec<&str> = columns.iter().map(|c| c.0).collect();

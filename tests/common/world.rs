@@ -10,7 +10,8 @@ use taxii_hub::domain::tlp::Tlp;
 use super::{ids_of, json_of, TestHub};
 
 /// Every role of the sharing matrix, by username. `producer` and `peer` write to `intel`.
-pub const ROLES: &[&str] = &["producer", "peer", "reader", "redistributor", "recipient", "other-group", "no-group", "admin"];
+pub const ROLES: &[&str] =
+    &["producer", "peer", "reader", "redistributor", "recipient", "other-group", "no-group", "admin"];
 
 pub struct World {
     /// STIX identity of the organisation named as RED recipient.
@@ -59,7 +60,9 @@ pub async fn visible_ids(hub: &TestHub, user: &str) -> BTreeSet<String> {
         }
         seen.extend(ids_of(&body));
         match body["next"].as_str() {
-            Some(next) if body["more"] == Value::Bool(true) => url = format!("{base}?match[version]=all&limit=500&next={next}"),
+            Some(next) if body["more"] == Value::Bool(true) => {
+                url = format!("{base}?match[version]=all&limit=500&next={next}")
+            }
             _ => return seen,
         }
     }

@@ -76,7 +76,7 @@ pub fn validate(obj: &Obj<'_>, custom: CustomContent) -> Result<Option<crate::do
         return rules::custom_object(obj, &ctx).map(|_| None);
     };
     for required in spec.required {
-        if !obj.contains_key(*required) {
+        if !obj.contains_key(required) {
             return ctx.fail(required, "required property is missing");
         }
     }

@@ -181,7 +181,7 @@ pub fn external_references(ctx: &Ctx<'_>, name: &str, value: &Json<'_>) -> Resul
         let Some(source) = r.get("source_name").and_then(Json::as_str) else {
             return ctx.fail(name, "each external reference needs a source_name");
         };
-        if !["description", "url", "external_id"].iter().any(|k| r.contains_key(*k)) {
+        if !["description", "url", "external_id"].iter().any(|k| r.contains_key(k)) {
             return ctx
                 .fail(name, "an external reference needs a description, url or external_id as well as source_name");
         }

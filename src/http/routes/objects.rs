@@ -14,7 +14,7 @@ use crate::domain::filters::{parse_query, Endpoint};
 use crate::domain::markings::stored_definition_meaning;
 use crate::domain::model::Role;
 use crate::domain::model::{Collection, Page, StoredObject};
-use crate::domain::policy::ObjectVisibility;
+use crate::domain::policy::{Access, ObjectVisibility};
 use crate::domain::timestamp::{format_micros, format_nanos, now_micros};
 use crate::http::audit::AuditNote;
 use crate::http::auth::Caller;
@@ -29,6 +29,8 @@ struct Listed {
 }
 
 /// The shared read path of every listing endpoint: access, filters, cursor, policy-filtered query.
+/// Each endpoint differs only in these arguments.
+#[allow(clippy::too_many_arguments)]
 async fn list(
     req: &HttpRequest,
     state: &AppState,
@@ -284,7 +286,7 @@ pub async fn add_objects(
         .run(move || envelope::parse(&body, custom))
         .await
         .ok_or_else(|| ApiError::Internal("the envelope parser failed".into()))??;
-    let resolution = resolve_tlp(&state, &caller, &collection, parsed).await?;
+    let resolution = resolve_tlp(&state, &caller, &collection, access, parsed).await?;
     let status = state
         .storage
         .add_objects(IngestBatch {
@@ -318,15 +320,18 @@ pub async fn add_objects(
 
 /// The effective TLP of each object of the envelope (see `domain::effective_tlp`), with the
 /// collection's stored marking-definitions and readers fetched only when the envelope needs them.
+/// Stored definitions count only for a writer that may read the collection: a write-only
+/// member must not learn from its statuses which definitions the collection holds.
 async fn resolve_tlp(
     state: &AppState,
     caller: &Caller,
     collection: &Collection,
+    access: Access,
     parsed: envelope::ParsedEnvelope,
 ) -> Result<Resolution, ApiError> {
     let lookup = effective_tlp::refs_to_look_up(&parsed);
     let mut stored = HashMap::new();
-    if !lookup.is_empty() {
+    if !lookup.is_empty() && access.can_read {
         let visibility = ObjectVisibility::for_viewer(&caller.viewer());
         for (id, raw) in state.storage.marking_definitions(collection.key, &visibility, &lookup).await? {
             let meaning = stored_definition_meaning(&raw);

@@ -492,7 +492,7 @@ impl DirectoryStore for PostgresStorage {
             let row = c
                 .query_one(
                     "INSERT INTO collections (id, api_root, alias, title, description, trust_group_id, default_tlp, custom_content, unknown_marking, created) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING key",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING key",
                     &[&id, &n.api_root, &n.alias, &n.title, &n.description, &n.trust_group_id, &n.default_tlp.rank(), &n.custom_content.name(), &n.unknown_marking.name(), &now_micros()],
                 )
                 .await

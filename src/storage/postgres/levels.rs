@@ -14,7 +14,7 @@ use crate::storage::StorageError;
 
 const CONTAINERS_OF: &str =
     "SELECT c.ref_id, o.seq, o.stix_id, o.tlp, o.spec_version, o.version FROM container_refs c JOIN objects o ON o.seq = c.container_seq \
-     WHERE c.collection_key = $1 AND c.producer_org = $2 AND c.ref_id = ANY($3)";
+     WHERE c.collection_key = $1 AND c.producer_org = $2 AND c.ref_id = ANY($3) AND o.tlp_reason IS NOT NULL";
 const VERSIONS_OF: &str = "SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects \
      WHERE collection_key = $1 AND producer_org = $2 AND stix_id = ANY($3) \
      UNION ALL SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects WHERE collection_key = $1 AND producer_org = $2 \

@@ -8,15 +8,17 @@ use tokio_postgres::Row;
 
 use super::levels::PgLevels;
 use super::{args, db_err, pool_err, refs, PostgresStorage};
+use crate::domain::effective_tlp::TlpReason;
 use crate::domain::model::{
     Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject, UnknownMarking,
+    VersionSharing,
 };
 use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::{format_nanos, now_micros, Micros};
 use crate::domain::tlp::Tlp;
 use crate::storage::inheritance;
 use crate::storage::sql::{
-    in_dialect, marking_definitions_sql, push_object_conditions, Dialect, Sql, COLLECTION_READERS,
+    in_dialect, marking_definitions_sql, push_object_conditions, Dialect, Sql, COLLECTION_READERS, VERSION_SHARING,
 };
 use crate::storage::versions::Sibling;
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
@@ -375,6 +377,40 @@ impl ObjectStore for PostgresStorage {
                 .await
                 .map_err(db_err)?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+        .await
+    }
+
+    async fn version_sharing(&self, collection_key: i64, object_id: &str) -> Result<Vec<VersionSharing>, StorageError> {
+        let id = object_id.to_ascii_lowercase();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            let rows = client
+                .query(&in_dialect(VERSION_SHARING, Dialect::Postgres), &[&collection_key, &id])
+                .await
+                .map_err(db_err)?;
+            let seqs: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+            let recipients = client
+                .query("SELECT object_seq, organisation_id FROM object_recipients WHERE object_seq = ANY($1)", &[&seqs])
+                .await
+                .map_err(db_err)?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let seq: i64 = r.get(0);
+                    VersionSharing {
+                        seq,
+                        stix_id: r.get(1),
+                        spec_version: r.get(2),
+                        version: r.get(3),
+                        date_added: r.get(4),
+                        producer_org: r.get(5),
+                        tlp: Tlp::from_rank(r.get(6)).unwrap_or(Tlp::Red),
+                        reason: TlpReason::from_stored(r.get::<_, Option<&str>>(7)),
+                        recipients: recipients.iter().filter(|x| x.get::<_, i64>(0) == seq).map(|x| x.get(1)).collect(),
+                    }
+                })
+                .collect())
         })
         .await
     }

@@ -42,8 +42,10 @@ impl SqliteLevels<'_> {
                 .map_err(db_err)?;
             for (key, mut row) in found {
                 if row.level.tlp == Tlp::Red {
-                    let orgs: Vec<i64> =
-                        recipients.query_map([row.seq], |r| r.get(0)).and_then(|rows| rows.collect()).map_err(db_err)?;
+                    let orgs: Vec<i64> = recipients
+                        .query_map([row.seq], |r| r.get(0))
+                        .and_then(|rows| rows.collect())
+                        .map_err(db_err)?;
                     row.level = Level::new(Tlp::Red, orgs);
                 }
                 out.push((key, row));

@@ -8,14 +8,18 @@ use super::levels::{run_now, SqliteLevels};
 use super::rusqlite::{self, params, OptionalExtension};
 use super::writer::WriterCtx;
 use super::{db_err, SqliteStorage};
+use crate::domain::effective_tlp::TlpReason;
 use crate::domain::model::{
     Collection, CustomContent, Membership, Page, StatusDetail, StatusResource, StoredObject, UnknownMarking,
+    VersionSharing,
 };
 use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::{format_nanos, Micros};
 use crate::domain::tlp::Tlp;
 use crate::storage::inheritance;
-use crate::storage::sql::{marking_definitions_sql, push_object_conditions, Dialect, Sql, COLLECTION_READERS};
+use crate::storage::sql::{
+    marking_definitions_sql, push_object_conditions, Dialect, Sql, COLLECTION_READERS, VERSION_SHARING,
+};
 use crate::storage::versions::Sibling;
 use crate::storage::{DeleteOutcome, DeleteRequest, IngestBatch, ObjectQuery, ObjectStore, Projection, StorageError};
 
@@ -268,6 +272,37 @@ impl ObjectStore for SqliteStorage {
             let mut stmt = c.prepare_cached(COLLECTION_READERS).map_err(db_err)?;
             let rows = stmt.query_map([trust_group_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
             rows.collect::<Result<_, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn version_sharing(&self, collection_key: i64, object_id: &str) -> Result<Vec<VersionSharing>, StorageError> {
+        let id = object_id.to_ascii_lowercase();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(VERSION_SHARING).map_err(db_err)?;
+            let mut versions: Vec<VersionSharing> = stmt
+                .query_map(params![collection_key, id], |r| {
+                    let reason: Option<String> = r.get(7)?;
+                    Ok(VersionSharing {
+                        seq: r.get(0)?,
+                        stix_id: r.get(1)?,
+                        spec_version: r.get(2)?,
+                        version: r.get(3)?,
+                        date_added: r.get(4)?,
+                        producer_org: r.get(5)?,
+                        tlp: Tlp::from_rank(r.get(6)?).unwrap_or(Tlp::Red),
+                        reason: TlpReason::from_stored(reason.as_deref()),
+                        recipients: Vec::new(),
+                    })
+                })
+                .and_then(|rows| rows.collect())
+                .map_err(db_err)?;
+            let mut recipients = c.prepare_cached(inheritance::sql::RECIPIENTS_OF).map_err(db_err)?;
+            for v in versions.iter_mut().filter(|v| v.tlp == Tlp::Red) {
+                v.recipients =
+                    recipients.query_map([v.seq], |r| r.get(0)).and_then(|rows| rows.collect()).map_err(db_err)?;
+            }
+            Ok(versions)
         })
         .await
     }

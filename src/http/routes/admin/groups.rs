@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::{audit_change, created, json_body, no_content, Admin};
 use crate::domain::model::{Collection, CollectionUpdate, CustomContent, Membership, NewCollection, UnknownMarking};
+use crate::domain::timestamp::{format_micros, format_nanos};
 use crate::domain::tlp::Tlp;
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -272,6 +273,37 @@ async fn delete_collection(
     Ok(no_content())
 }
 
+/// How each stored version of one object is shared — producer, effective TLP, why, and RED
+/// recipients — so an administrator can see how the hub understood a producer's markings.
+/// Metadata only: the object itself stays behind the sharing policy.
+async fn object_sharing(
+    state: web::Data<AppState>,
+    _a: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (collection_id, object_id) = path.into_inner();
+    let c = state
+        .storage
+        .collection_by_id(&collection_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no collection '{collection_id}'")))?;
+    let versions = state.storage.version_sharing(c.key, &object_id).await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("no object '{object_id}' in collection '{collection_id}'")));
+    }
+    let versions: Vec<_> = versions
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "id": v.stix_id, "spec_version": v.spec_version, "version": format_nanos(v.version),
+                "date_added": format_micros(v.date_added), "producer_organisation_id": v.producer_org,
+                "effective_tlp": v.tlp.name(), "tlp_reason": v.reason.stored(), "recipients": v.recipients,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "object_id": object_id, "versions": versions })))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/trust-groups/").route(web::get().to(list_groups)).route(web::post().to(create_group)))
         .service(
@@ -295,5 +327,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(get_collection))
                 .route(web::patch().to(update_collection))
                 .route(web::delete().to(delete_collection)),
-        );
+        )
+        .service(web::resource("/collections/{id}/objects/{object_id}/").route(web::get().to(object_sharing)));
 }
