@@ -17,6 +17,37 @@ pub const TLP_AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d
 pub const TLP_AMBER_STRICT: &str = "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003";
 pub const TLP_RED: &str = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
 
+/// Objects per effective TLP level and RED objects per recipient, after each report passed its
+/// level to the objects of the envelope it refers to: the more restrictive of the two, and for
+/// two REDs only the recipients both name (reports refer to this envelope's indicators only).
+fn effective_tallies(objects: &[Value], mut levels: Vec<(usize, Vec<usize>)>, partners: usize) -> ([usize; 5], Vec<usize>) {
+    let index: std::collections::HashMap<&str, usize> =
+        objects.iter().enumerate().filter_map(|(i, o)| Some((o["id"].as_str()?, i))).collect();
+    for (r, report) in objects.iter().enumerate() {
+        let Some(refs) = report["object_refs"].as_array() else { continue };
+        let (level, recipients) = levels[r].clone();
+        for target in refs.iter().filter_map(|t| index.get(t.as_str()?)) {
+            let own = &mut levels[*target];
+            match (own.0 == 4, level == 4) {
+                (true, true) => own.1.retain(|o| recipients.contains(o)),
+                (false, true) => *own = (4, recipients.clone()),
+                _ => own.0 = own.0.max(level),
+            }
+        }
+    }
+    let mut per_tlp = [0usize; 5];
+    let mut red = vec![0usize; partners];
+    for (level, recipients) in levels {
+        per_tlp[level] += 1;
+        if level == 4 {
+            for r in recipients {
+                red[r] += 1;
+            }
+        }
+    }
+    (per_tlp, red)
+}
+
 /// Which TLP levels a stream uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Markings {
@@ -92,29 +123,27 @@ impl Generator {
             if fixed >= size { (indicators.saturating_sub(fixed - size), 0) } else { (indicators, size - fixed) };
 
         let mut objects: Vec<Value> = Vec::with_capacity(size);
-        let mut per_tlp = [0usize; 5];
-        let mut red_recipients = vec![0usize; partners];
-        let mark = |rng: &mut StdRng, obj: &mut Value, per_tlp: &mut [usize; 5], red: &mut Vec<usize>| {
+        // Each object's TLP level and RED recipients, as marked; tallied per level once reports
+        // have passed theirs to the indicators they refer to (the hub's container rule).
+        let mut levels: Vec<(usize, Vec<usize>)> = Vec::with_capacity(size);
+        let mark = |rng: &mut StdRng, obj: &mut Value, levels: &mut Vec<(usize, Vec<usize>)>| {
             let level = self::pick_tlp(rng, self.stream.markings);
-            per_tlp[level] += 1;
             let marking = [TLP_CLEAR, TLP_GREEN, TLP_AMBER, TLP_AMBER_STRICT, TLP_RED][level];
             obj["object_marking_refs"] = json!([marking]);
+            let mut chosen: Vec<usize> = Vec::new();
             if level == 4 {
                 // Recipients: one or two other partners (the producer always sees its own).
                 let n = (if partners > 2 && rng.gen_bool(0.5) { 2 } else { 1 }).min(partners.saturating_sub(1));
-                let mut chosen: Vec<usize> = Vec::new();
                 while chosen.len() < n {
                     let r = rng.gen_range(0..partners);
                     if r != partner && !chosen.contains(&r) {
                         chosen.push(r);
                     }
                 }
-                for r in &chosen {
-                    red[*r] += 1;
-                }
                 let ids: Vec<&str> = chosen.iter().map(|r| self.stream.producers[*r].as_str()).collect();
                 obj["x_taxii_hub_recipients"] = json!(ids);
             }
+            levels.push((level, chosen));
         };
 
         let mut indicator_ids = Vec::with_capacity(indicators);
@@ -122,7 +151,7 @@ impl Generator {
             let id = uuid_id("indicator", self.stream.seed, hash_str(self.stream.tag), e, slot as u64);
             let created = created_ms(self.stream.seed, self.stream.tag, e, slot as u64);
             let mut obj = indicator(&mut rng, &id, &producer, created, created);
-            mark(&mut rng, &mut obj, &mut per_tlp, &mut red_recipients);
+            mark(&mut rng, &mut obj, &mut levels);
             indicator_ids.push(id);
             objects.push(obj);
         }
@@ -131,7 +160,7 @@ impl Generator {
             let id = uuid_id("malware", self.stream.seed, hash_str(self.stream.tag) ^ 0x11, e, slot as u64);
             let created = created_ms(self.stream.seed, self.stream.tag, e, 10_000 + slot as u64);
             let mut obj = malware_obj(&mut rng, &id, &producer, created);
-            mark(&mut rng, &mut obj, &mut per_tlp, &mut red_recipients);
+            mark(&mut rng, &mut obj, &mut levels);
             malware_ids.push(id);
             objects.push(obj);
         }
@@ -147,7 +176,7 @@ impl Generator {
                 uuid_id("malware", self.stream.seed, hash_str(self.stream.tag) ^ 0x11, earlier, 0)
             };
             let mut obj = relationship(&mut rng, &id, &producer, created, source, &target);
-            mark(&mut rng, &mut obj, &mut per_tlp, &mut red_recipients);
+            mark(&mut rng, &mut obj, &mut levels);
             objects.push(obj);
         }
         for slot in 0..sightings {
@@ -155,7 +184,7 @@ impl Generator {
             let created = created_ms(self.stream.seed, self.stream.tag, e, 30_000 + slot as u64);
             let of = &indicator_ids[rng.gen_range(0..indicator_ids.len())];
             let mut obj = sighting(&mut rng, &id, &producer, created, of);
-            mark(&mut rng, &mut obj, &mut per_tlp, &mut red_recipients);
+            mark(&mut rng, &mut obj, &mut levels);
             objects.push(obj);
         }
         for slot in 0..reports {
@@ -167,7 +196,7 @@ impl Generator {
             refs.sort();
             refs.dedup();
             let mut obj = report(&mut rng, &id, &producer, created, &refs);
-            mark(&mut rng, &mut obj, &mut per_tlp, &mut red_recipients);
+            mark(&mut rng, &mut obj, &mut levels);
             objects.push(obj);
         }
         let mut revised = std::collections::HashSet::new();
@@ -192,11 +221,12 @@ impl Generator {
             let modified = created + 86_400_000 + (e as i64) * 1000 + slot as i64;
             let mut obj = indicator(&mut rng, &id, &producer, created, modified);
             obj["confidence"] = json!(rng.gen_range(30..=100));
-            mark(&mut rng, &mut obj, &mut per_tlp, &mut red_recipients);
+            mark(&mut rng, &mut obj, &mut levels);
             objects.push(obj);
         }
         let revisions = revised.len();
         let count = objects.len();
+        let (per_tlp, red_recipients) = effective_tallies(&objects, levels, partners);
         self.indicator_slots.push(indicators as u32);
         let body = serde_json::to_vec(&json!({ "objects": objects })).expect("JSON");
         Envelope { partner, body: Bytes::from(body), objects: count, revisions, per_tlp, red_recipients }

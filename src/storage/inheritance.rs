@@ -140,16 +140,6 @@ pub async fn raise_stored(
 /// The SQL both backends run for [`StoredLevels`], written with `?N` placeholders
 /// ([`crate::storage::sql::in_dialect`]).
 pub mod sql {
-    /// One id per statement (see VERSIONS_OF).
-    pub const CONTAINERS_OF: &str =
-        "SELECT c.ref_id, o.seq, o.stix_id, o.tlp, o.spec_version, o.version FROM container_refs c JOIN objects o ON o.seq = c.container_seq \
-         WHERE c.collection_key = ?1 AND c.producer_org = ?2 AND c.ref_id = ?3 AND o.tlp_reason IS NOT NULL";
-    /// One id per statement (SQLite's lookups are in-process). Two branches: lower-case ids through
-    /// the main index, others through objects_by_folded_id.
-    pub const VERSIONS_OF: &str = "SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects \
-         WHERE collection_key = ?1 AND producer_org = ?2 AND stix_id = ?3 \
-         UNION ALL SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects WHERE collection_key = ?1 AND producer_org = ?2 \
-         AND stix_id <> lower(stix_id) AND lower(stix_id) = ?3";
     pub const RECIPIENTS_OF: &str = "SELECT organisation_id FROM object_recipients WHERE object_seq = ?1";
     pub const REFS_OF: &str = "SELECT ref_id FROM container_refs WHERE container_seq = ?1";
     pub const SET_LEVEL: &str = "UPDATE objects SET tlp = ?2, tlp_reason = ?3 WHERE seq = ?1";
