@@ -154,7 +154,7 @@ fn self_made(id: &str, tlp: usize) -> Value {
     definition(id, json!({"definition_type": "tlp", "definition": {"tlp": NAMES_1[tlp]}}))
 }
 
-/// The stored self-made definitions (posted first, by organisation 0): one per level.
+/// The stored self-made definitions (posted first, by every writer): one per level.
 fn stored_definitions() -> Vec<Value> {
     (0..5).map(|t| self_made(&def_id(0x5700, t as u64), t)).collect()
 }
@@ -265,12 +265,12 @@ fn both(a: &Level, b: &Level) -> Level {
     }
 }
 
-/// What `style` expresses on its own: Ok(None) for nothing, Err for a refusal.
-fn expressed(style: &Style, recipients: u8, producer_reads: bool, w: &World) -> Result<Option<Level>, ()> {
+/// What `style` expresses on its own: Ok(None) for nothing, Ok(Some(RED, ∅)) for RED naming no
+/// recipients (a RED container can name them), Err for a refusal.
+fn expressed(style: &Style, recipients: u8, w: &World) -> Result<Option<Level>, ()> {
     let tlp = match style {
         Style::Nothing => return Ok(None),
         Style::Unknown { .. } => return Err(()),
-        Style::SelfMade { stored: true, .. } if !producer_reads => return Err(()),
         Style::Standard { tlp, .. }
         | Style::Granular { tlp }
         | Style::SelfMade { tlp, .. }
@@ -282,7 +282,7 @@ fn expressed(style: &Style, recipients: u8, producer_reads: bool, w: &World) -> 
         return Ok(Some(Level(tlp, BTreeSet::new())));
     }
     let named: BTreeSet<usize> = (0..w.orgs.len()).filter(|o| recipients & (1 << o) != 0).collect();
-    if named.is_empty() || named.iter().any(|o| !can_read(&w.orgs[*o])) {
+    if named.iter().any(|o| !can_read(&w.orgs[*o])) {
         return Err(());
     }
     Ok(Some(Level(Tlp::Red, named)))
@@ -308,21 +308,36 @@ fn model(w: &World) -> Vec<Row> {
         if !can_write(&w.orgs[p]) {
             continue;
         }
-        let reads = can_read(&w.orgs[p]);
-        let container =
-            e.container.as_ref().map(|(style, recipients, refs)| (expressed(style, *recipients, reads, w), refs));
+        // A RED container naming no recipients is refused (nothing above it can name them).
+        let container = e.container.as_ref().map(|(style, recipients, refs)| {
+            let c = expressed(style, *recipients, w).and_then(|c| match c {
+                Some(Level(Tlp::Red, named)) if named.is_empty() => Err(()),
+                c => Ok(c),
+            });
+            (c, refs)
+        });
         for item in &e.items {
-            let own = expressed(&item.style, item.recipients, reads, w);
+            let own = expressed(&item.style, item.recipients, w);
             let Ok(own) = own else { continue };
+            let pending = matches!(&own, Some(Level(Tlp::Red, named)) if named.is_empty());
             let mut level = own;
+            let mut resolved = !pending;
             if let Some((c, refs)) = &container {
                 if refs.contains(&item.object) {
                     match c {
                         Err(()) => continue,
+                        // Its own RED takes the recipients its RED container names.
+                        Ok(Some(c)) if pending && c.0 == Tlp::Red => {
+                            level = Some(c.clone());
+                            resolved = true;
+                        }
                         Ok(Some(c)) => level = Some(level.map_or(c.clone(), |l| both(&l, c))),
                         Ok(None) => {}
                     }
                 }
+            }
+            if !resolved {
+                continue;
             }
             for (_, _, c) in containers.iter().filter(|(cp, refs, _)| *cp == p && refs.contains(&item.object)) {
                 level = Some(level.map_or(c.clone(), |l| both(&l, c)));
@@ -389,8 +404,12 @@ async fn check(hub: &mut TestHub, w: &World, n: usize) -> Result<(), TestCaseErr
         hub.add_key_account(&user, orgs[i], role, o.redistributes).await;
         users.push(user);
     }
-    let status = hub.add(&users[0], &alias, &stored_definitions()).await;
-    prop_assert_eq!(status["success_count"].as_u64(), Some(5));
+    // Each writer stores its own copy of the self-made definitions (another organisation's copy
+    // would not count for it).
+    for (i, org) in w.orgs.iter().enumerate().filter(|(_, o)| can_write(o)) {
+        let status = hub.add(&users[i], &alias, &stored_definitions()).await;
+        prop_assert_eq!(status["success_count"].as_u64(), Some(5), "org{} {:?}", i, org);
+    }
     for (k, e) in w.envelopes.iter().enumerate() {
         let resp = hub.post_objects(&users[e.producer], &alias, &envelope_json(e, k, &identities)).await;
         let expect = if can_write(&w.orgs[e.producer]) {

@@ -20,7 +20,11 @@ pub const TLP_RED: &str = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c9
 /// Objects per effective TLP level and RED objects per recipient, after each report passed its
 /// level to the objects of the envelope it refers to: the more restrictive of the two, and for
 /// two REDs only the recipients both name (reports refer to this envelope's indicators only).
-fn effective_tallies(objects: &[Value], mut levels: Vec<(usize, Vec<usize>)>, partners: usize) -> ([usize; 5], Vec<usize>) {
+fn effective_tallies(
+    objects: &[Value],
+    mut levels: Vec<(usize, Vec<usize>)>,
+    partners: usize,
+) -> ([usize; 5], Vec<usize>) {
     let index: std::collections::HashMap<&str, usize> =
         objects.iter().enumerate().filter_map(|(i, o)| Some((o["id"].as_str()?, i))).collect();
     for (r, report) in objects.iter().enumerate() {

@@ -7,7 +7,7 @@ ALTER TABLE collections ADD COLUMN unknown_marking TEXT NOT NULL DEFAULT 'refuse
 
 -- Why a version has its effective TLP ('marking …', 'label …', 'inherited from …',
 -- 'unknown marking …'); NULL: the collection default. Versions stored before this migration
--- keep the TLP they were given then, with NULL here.
+-- keep the TLP they were given then.
 ALTER TABLE objects ADD COLUMN tlp_reason TEXT;
 
 -- What each stored container (a version with object_refs) refers to, lower-cased. Versions of
@@ -25,3 +25,16 @@ CREATE INDEX container_refs_by_ref ON container_refs (collection_key, producer_o
 -- STIX ids compare case-insensitively: versions whose id has upper-case letters, by the
 -- lower-cased id (almost every id is lower case already, so the index stays small).
 CREATE INDEX objects_by_folded_id ON objects (collection_key, lower(stix_id)) WHERE stix_id <> lower(stix_id);
+
+-- Versions stored before this migration that carry markings count as having expressed their
+-- TLP, so containers among them pass it on to what is posted from now on. (What they contain is
+-- not re-evaluated: see the README.)
+UPDATE objects SET tlp_reason = 'marking (stored before this rule)'
+ WHERE raw LIKE '%marking%' AND (json_type(raw, '$.object_marking_refs') IS NOT NULL OR json_type(raw, '$.granular_markings') IS NOT NULL);
+INSERT OR IGNORE INTO container_refs (container_seq, collection_key, producer_org, ref_id)
+SELECT o.seq, o.collection_key, o.producer_org, lower(r.value)
+  FROM objects o, json_each(o.raw, '$.object_refs') r
+ WHERE o.raw LIKE '%"object_refs"%' AND json_type(o.raw, '$.object_refs') = 'array' AND r.type = 'text';
+
+-- Identity ids compare case-insensitively too (RED recipients are matched that way).
+CREATE UNIQUE INDEX organisations_by_folded_identity ON organisations (lower(identity_id));

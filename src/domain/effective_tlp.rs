@@ -15,10 +15,10 @@
 //! Storage then applies the same [`Level::and`] to containers stored earlier (see the ingest of
 //! each backend), so the effective TLP of a version can only become more restrictive.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use super::envelope::{IncomingObject, ParsedEnvelope};
-use super::markings::MarkingMeaning;
+use super::markings::{MarkingMeaning, TlpReading};
 use super::model::StatusDetail;
 use super::policy::red_recipients;
 use super::timestamp::format_nanos;
@@ -208,10 +208,23 @@ pub fn needs_readers(parsed: &ParsedEnvelope) -> bool {
     parsed.accepted.iter().any(|o| !o.recipients.is_empty())
 }
 
+/// What an object expresses on its own.
+#[derive(Debug, Clone)]
+enum Own {
+    Nothing,
+    Level(Level, TlpReason),
+    /// RED without recipients of its own: a RED container referring to it can name them.
+    RedWithoutRecipients(TlpReason),
+}
+
 /// Decides the effective TLP of every accepted object of the envelope. `stored` holds the
-/// meaning of the collection's stored marking-definitions (lower-cased ids) among
+/// meaning of the producer's stored marking-definitions (lower-cased ids) among
 /// [`refs_to_look_up`]; `readers` maps lower-cased identity ids of the collection's readers to
 /// organisations.
+///
+/// Linear in the envelope: levels are passed on per id, and an id's level can only become more
+/// restrictive a bounded number of times, so a container is looked at again only when what it
+/// expresses has changed.
 pub fn resolve(
     parsed: ParsedEnvelope,
     stored: &HashMap<String, MarkingMeaning>,
@@ -230,89 +243,113 @@ pub fn resolve(
             in_envelope.insert(id, merged);
         }
     }
+    // Every reading of a ref counts: the standard id, the envelope's definition, the stored one.
     let meaning_of = |r: &str| -> Option<MarkingMeaning> {
-        let standard = Tlp::of_marking(r).map(MarkingMeaning::Tlp);
-        let posted = in_envelope.get(r).or_else(|| stored.get(r)).cloned();
-        match (standard, posted) {
-            (Some(a), Some(b)) => Some(a.and(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            Tlp::of_marking(r).map(|t| MarkingMeaning::Tlp(TlpReading::stated(t))),
+            in_envelope.get(r).cloned(),
+            stored.get(r).cloned(),
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(MarkingMeaning::and)
     };
 
-    // 1. What each object expresses itself; None where it expresses nothing.
-    let mut expressed: Vec<Option<(Level, TlpReason)>> = Vec::with_capacity(objects.len());
+    // 1. What each object expresses itself.
+    let mut own: Vec<Own> = Vec::with_capacity(objects.len());
     let mut refusal: Vec<Option<String>> = Vec::with_capacity(objects.len());
     for o in &objects {
         match own_level(o, &meaning_of, readers, rules) {
             Ok(level) => {
-                expressed.push(level);
+                own.push(level);
                 refusal.push(None);
             }
             Err(message) => {
-                expressed.push(None);
+                own.push(Own::Nothing);
                 refusal.push(Some(message));
             }
         }
     }
-
-    // 2. Containers pass what they express to what they refer to, until nothing changes. Each
-    // change makes a level strictly more restrictive, so this ends.
-    let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, o) in objects.iter().enumerate() {
-        by_id.entry(o.stix_id.to_ascii_lowercase()).or_default().push(i);
+    let ids: Vec<String> = objects.iter().map(|o| o.stix_id.to_ascii_lowercase()).collect();
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        by_id.entry(id.as_str()).or_default().push(i);
     }
-    let containers: Vec<usize> = (0..objects.len()).filter(|i| !objects[*i].marks.object_refs.is_empty()).collect();
-    loop {
-        let mut changed = false;
-        for &c in &containers {
-            let (Some((level, _)), None) = (expressed[c].clone(), &refusal[c]) else { continue };
-            for r in &objects[c].marks.object_refs {
-                for &j in by_id.get(r).into_iter().flatten() {
-                    if j == c {
-                        continue;
-                    }
-                    let raised = match &expressed[j] {
-                        Some((own, _)) => own.and(&level),
-                        None => level.clone(),
-                    };
-                    if expressed[j].as_ref().map(|(l, _)| l) != Some(&raised) {
-                        expressed[j] = Some((raised, TlpReason::InheritedFrom(objects[c].stix_id.clone())));
-                        changed = true;
-                    }
+    let is_container = |i: usize| !objects[i].marks.object_refs.is_empty();
+
+    // 2. What containers pass on, per referenced id, until nothing changes.
+    let mut inherited: HashMap<&str, (Level, &str)> = HashMap::new();
+    let expressed = |i: usize, inherited: &HashMap<&str, (Level, &str)>| -> Option<(Level, TlpReason)> {
+        combine(&own[i], inherited.get(ids[i].as_str()))
+    };
+    let mut queue: VecDeque<usize> = (0..objects.len()).filter(|i| is_container(*i)).collect();
+    let mut queued: Vec<bool> = (0..objects.len()).map(is_container).collect();
+    while let Some(c) = queue.pop_front() {
+        queued[c] = false;
+        if refusal[c].is_some() {
+            continue;
+        }
+        let Some((level, _)) = expressed(c, &inherited) else { continue };
+        for r in &objects[c].marks.object_refs {
+            let Some((key, targets)) = by_id.get_key_value(r.as_str()) else { continue };
+            let raised = match inherited.get(key) {
+                Some((before, _)) => before.and(&level),
+                None => level.clone(),
+            };
+            if inherited.get(key).is_some_and(|(before, _)| *before == raised) {
+                continue;
+            }
+            inherited.insert(key, (raised, objects[c].stix_id.as_str()));
+            for &j in targets {
+                if is_container(j) && !queued[j] {
+                    queued[j] = true;
+                    queue.push_back(j);
                 }
             }
         }
-        if !changed {
-            break;
+    }
+
+    // 3. RED without recipients of its own needs a RED container that names them.
+    for i in 0..objects.len() {
+        if refusal[i].is_none() && matches!(own[i], Own::RedWithoutRecipients(_)) {
+            let resolved = inherited.get(ids[i].as_str()).is_some_and(|(l, _)| l.tlp == Tlp::Red);
+            if !resolved {
+                refusal[i] = red_recipients(&objects[i].stix_type, &[], readers).err();
+            }
         }
     }
 
-    // 3. A refused container refuses what it contains, transitively.
+    // 4. A refused container refuses what it contains, transitively, each id once.
     let mut queue: Vec<(String, Vec<String>)> = refused_containers;
     for (i, o) in objects.iter().enumerate() {
-        if refusal[i].is_some() && !o.marks.object_refs.is_empty() {
+        if refusal[i].is_some() && is_container(i) {
             queue.push((o.stix_id.clone(), o.marks.object_refs.clone()));
         }
     }
+    let mut done: HashSet<String> = HashSet::new();
     while let Some((container, refs)) = queue.pop() {
-        for r in &refs {
-            for &j in by_id.get(r).into_iter().flatten() {
+        for r in refs {
+            if !done.insert(r.clone()) {
+                continue;
+            }
+            for &j in by_id.get(r.as_str()).into_iter().flatten() {
                 if refusal[j].is_none() {
                     refusal[j] = Some(format!(
                         "{}: refused with its container {container}, which was refused (the TLP it expresses cannot be applied)",
                         objects[j].stix_type
                     ));
-                    if !objects[j].marks.object_refs.is_empty() {
-                        queue.push((objects[j].stix_id.clone(), objects[j].marks.object_refs.clone()));
-                    }
+                }
+                if is_container(j) {
+                    queue.push((objects[j].stix_id.clone(), objects[j].marks.object_refs.clone()));
                 }
             }
         }
     }
 
-    // 4. The collection default for what expressed nothing; RED by default needs recipients too.
+    // 5. The collection default for what expressed nothing; RED by default needs recipients too.
+    let levels: Vec<Option<(Level, TlpReason)>> = (0..objects.len()).map(|i| expressed(i, &inherited)).collect();
     let mut accepted = Vec::with_capacity(objects.len());
-    for ((object, level), refused_because) in objects.into_iter().zip(expressed).zip(refusal) {
+    for ((object, level), refused_because) in objects.into_iter().zip(levels).zip(refusal) {
         let outcome = match (refused_because, level) {
             (Some(message), _) => Err(message),
             (None, Some((level, reason))) => Ok((level, reason)),
@@ -330,23 +367,43 @@ pub fn resolve(
     Resolution { accepted, refused }
 }
 
+/// An object's level from what it expresses and what its containers pass on to its id.
+fn combine(own: &Own, inherited: Option<&(Level, &str)>) -> Option<(Level, TlpReason)> {
+    let from = |c: &str| TlpReason::InheritedFrom(c.to_string());
+    match (own, inherited) {
+        (Own::Nothing, None) => None,
+        (Own::Nothing, Some((level, c))) => Some((level.clone(), from(c))),
+        (Own::Level(level, reason), None) => Some((level.clone(), reason.clone())),
+        (Own::Level(level, reason), Some((passed, c))) => {
+            let both = level.and(passed);
+            let reason = if both == *level { reason.clone() } else { from(c) };
+            Some((both, reason))
+        }
+        // Its own RED, shared with the recipients its RED container names.
+        (Own::RedWithoutRecipients(reason), Some((passed, _))) if passed.tlp == Tlp::Red => {
+            Some((passed.clone(), reason.clone()))
+        }
+        (Own::RedWithoutRecipients(reason), _) => Some((Level::new(Tlp::Red, []), reason.clone())),
+    }
+}
+
 /// The level an object expresses through its own markings and labels.
 fn own_level(
     o: &IncomingObject,
     meaning_of: &dyn Fn(&str) -> Option<MarkingMeaning>,
     readers: &HashMap<String, i64>,
     rules: TlpRules,
-) -> Result<Option<(Level, TlpReason)>, String> {
+) -> Result<Own, String> {
     let mut best: Option<(Tlp, TlpReason)> = None;
-    let mut consider = |tlp: Tlp, reason: TlpReason| {
-        if best.as_ref().is_none_or(|(b, _)| tlp > *b) {
+    let mut consider = |tlp: Option<Tlp>, reason: TlpReason| {
+        if let Some(tlp) = tlp.filter(|t| best.as_ref().is_none_or(|(b, _)| t > b)) {
             best = Some((tlp, reason));
         }
     };
     for r in &o.marks.marking_refs {
         let unknown = match meaning_of(r) {
-            Some(MarkingMeaning::Tlp(t)) => {
-                consider(t, TlpReason::Marking(r.clone()));
+            Some(MarkingMeaning::Tlp(reading)) => {
+                consider(reading.level(rules.default_tlp), TlpReason::Marking(r.clone()));
                 continue;
             }
             Some(MarkingMeaning::NotTlp) => continue,
@@ -357,15 +414,16 @@ fn own_level(
         };
         match rules.unknown_marking {
             UnknownMarking::Refuse => return Err(unknown),
-            UnknownMarking::Red => consider(Tlp::Red, TlpReason::UnknownMarking(r.clone())),
+            UnknownMarking::Red => consider(Some(Tlp::Red), TlpReason::UnknownMarking(r.clone())),
         }
     }
-    if let Some((t, label)) = &o.marks.label {
-        consider(*t, TlpReason::Label(label.clone()));
+    if let Some((reading, label)) = &o.marks.label {
+        consider(reading.level(rules.default_tlp), TlpReason::Label(label.clone()));
     }
     match best {
-        None => Ok(None),
-        Some((tlp, reason)) => Ok(Some((red_level(o, tlp, readers)?, reason))),
+        None => Ok(Own::Nothing),
+        Some((Tlp::Red, reason)) if o.recipients.is_empty() => Ok(Own::RedWithoutRecipients(reason)),
+        Some((tlp, reason)) => Ok(Own::Level(red_level(o, tlp, readers)?, reason)),
     }
 }
 

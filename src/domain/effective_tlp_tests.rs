@@ -142,7 +142,10 @@ fn self_made_definitions_in_the_envelope_or_stored() {
     assert_eq!(level_of(&r, &a), Some(Level::new(Tlp::Red, [1])));
     assert!(r.accepted.iter().any(|o| o.status_message().is_some_and(|m| m.contains(OWN_RED))));
     // Already stored: the caller looked it up.
-    let stored = HashMap::from([(OWN_RED.to_string(), MarkingMeaning::Tlp(Tlp::Red))]);
+    let stored = HashMap::from([(
+        OWN_RED.to_string(),
+        MarkingMeaning::Tlp(crate::domain::markings::TlpReading::stated(Tlp::Red)),
+    )]);
     let r = run_with(&[a.clone()], &stored, UnknownMarking::Refuse);
     assert_eq!(level_of(&r, &a), Some(Level::new(Tlp::Red, [1])));
     // Neither: refused by default, RED under the collection's rule.
@@ -204,4 +207,61 @@ fn levels_only_become_more_restrictive() {
             assert_eq!(c, b.and(a));
         }
     }
+}
+
+#[test]
+fn red_contents_without_recipients_take_those_of_their_red_container() {
+    let mut a = indicator(1);
+    a["labels"] = json!(["tlp:red"]);
+    let mut g = grouping(3, &[&a]);
+    g["object_marking_refs"] = json!([RED1]);
+    g["x_taxii_hub_recipients"] = json!([BOB]);
+    let r = run(&[g.clone(), a.clone()], UnknownMarking::Refuse);
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    assert_eq!(level_of(&r, &a), Some(Level::new(Tlp::Red, [2])));
+    // Without a RED container, its own RED still needs recipients.
+    let r = run(&[a.clone()], UnknownMarking::Refuse);
+    assert!(refused(&r, &a).unwrap().contains("recipient"));
+}
+
+#[test]
+fn a_mention_never_shares_more_than_the_default() {
+    let negated = json!({"type":"marking-definition","spec_version":"2.1","id":OWN_RED,"created":"2020-01-01T00:00:00.000Z",
+        "definition_type":"statement","definition":{"statement":"must not be treated as TLP:WHITE"}});
+    let mut a = indicator(1);
+    a["object_marking_refs"] = json!([OWN_RED]);
+    let mut b = indicator(2);
+    b["labels"] = json!(["not tlp:clear-text", "see TLP:WHITE guidance"]);
+    let r = run(&[negated, a.clone(), b.clone()], UnknownMarking::Refuse);
+    assert_eq!(level_of(&r, &a), Some(Level::new(Tlp::Amber, [])));
+    assert_eq!(level_of(&r, &b), Some(Level::new(Tlp::Amber, [])));
+}
+
+/// Long chains and many copies of one container: levels pass along each id a bounded number of
+/// times, so envelopes shaped like these resolve in linear work (and correctly).
+#[test]
+fn chains_and_repeated_containers() {
+    let n = 3000u32;
+    let mut objects: Vec<Value> = Vec::new();
+    let leaf = indicator(1);
+    objects.push(leaf.clone());
+    let mut previous = leaf.clone();
+    for k in 0..n {
+        let g = grouping(100 + k, &[&previous]);
+        objects.push(g.clone());
+        previous = g;
+    }
+    // Only the last grouping of the chain is marked.
+    let last = objects.len() - 1;
+    objects[last]["object_marking_refs"] = json!([STRICT]);
+    // Many copies of one self-referring grouping.
+    let mut copy = grouping(99, &[]);
+    copy["object_refs"] = json!([copy["id"], leaf["id"]]);
+    copy["object_marking_refs"] = json!([GREEN]);
+    objects.extend(std::iter::repeat_n(copy.clone(), 3000));
+    let r = run(&objects, UnknownMarking::Refuse);
+    assert!(r.refused.is_empty());
+    assert_eq!(level_of(&r, &leaf), Some(Level::new(Tlp::AmberStrict, [])));
+    assert_eq!(level_of(&r, &objects[1]), Some(Level::new(Tlp::AmberStrict, [])));
+    assert_eq!(level_of(&r, &copy), Some(Level::new(Tlp::Green, [])));
 }

@@ -7,11 +7,48 @@
 use super::json::{Json, Obj};
 use super::tlp::{self, Tlp};
 
+/// What a text or a definition says about TLP: a level it states outright (a standard id,
+/// `definition.tlp`, `tlp_2_0`, a label that is only a label), and the most restrictive level
+/// it merely mentions in longer text. A mention can make an object more restrictive, never less
+/// than the collection's default: "must not be treated as TLP:WHITE" is no reason to share more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TlpReading {
+    pub stated: Option<Tlp>,
+    pub mentioned: Option<Tlp>,
+}
+
+impl TlpReading {
+    pub fn stated(level: Tlp) -> TlpReading {
+        TlpReading { stated: Some(level), mentioned: None }
+    }
+
+    /// Reads a text: stated when it is one TLP label, mentioned when it contains some.
+    pub fn of_text(text: &str) -> TlpReading {
+        match tlp::exact_label(text) {
+            Some(level) => TlpReading::stated(level),
+            None => TlpReading { stated: None, mentioned: tlp::labelled(text) },
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stated.is_none() && self.mentioned.is_none()
+    }
+
+    pub fn and(self, other: TlpReading) -> TlpReading {
+        TlpReading { stated: self.stated.max(other.stated), mentioned: self.mentioned.max(other.mentioned) }
+    }
+
+    /// The level this reading asks for in a collection whose default is `floor`.
+    pub fn level(&self, floor: Tlp) -> Option<Tlp> {
+        self.stated.max(self.mentioned.map(|m| m.max(floor)))
+    }
+}
+
 /// What one marking-definition says about TLP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarkingMeaning {
-    /// It is (or contains) a TLP level; the most restrictive one it names.
-    Tlp(Tlp),
+    /// It states or mentions a TLP level.
+    Tlp(TlpReading),
     /// A marking that is not about TLP (a copyright statement, a PAP level).
     NotTlp,
     /// It claims to be a TLP marking but its level cannot be read: treated like an unknown marking.
@@ -19,56 +56,55 @@ pub enum MarkingMeaning {
 }
 
 impl MarkingMeaning {
-    /// Two readings of the same id (a standard id also posted as an object, two copies in one
-    /// envelope): the more restrictive, and unreadable wins over any level.
+    fn of_reading(reading: TlpReading) -> MarkingMeaning {
+        if reading.is_empty() {
+            MarkingMeaning::NotTlp
+        } else {
+            MarkingMeaning::Tlp(reading)
+        }
+    }
+
+    /// Two readings of the same id (a standard id also posted as an object, a definition in the
+    /// envelope and a stored one): both count, and unreadable wins over any level.
     pub fn and(self, other: MarkingMeaning) -> MarkingMeaning {
         use MarkingMeaning::*;
         match (self, other) {
             (Unreadable(why), _) | (_, Unreadable(why)) => Unreadable(why),
-            (Tlp(a), Tlp(b)) => Tlp(a.max(b)),
+            (Tlp(a), Tlp(b)) => Tlp(a.and(b)),
             (Tlp(a), NotTlp) | (NotTlp, Tlp(a)) => Tlp(a),
             (NotTlp, NotTlp) => NotTlp,
         }
     }
 }
 
-/// The meaning of a marking-definition object. Every string it holds is searched for TLP labels
-/// (`name: "TLP:RED"`, OpenCTI's `definition: {"TLP": "TLP:RED"}`, a statement "… TLP:AMBER …"),
-/// so a definition that mentions a TLP anywhere counts as at least that restrictive.
+/// The meaning of a marking-definition object. Its id (if standard), `definition.tlp` (any key
+/// case: OpenCTI writes `{"TLP": "TLP:RED"}`) and the TLP 2.0 extension's `tlp_2_0` state a
+/// level; every other string it holds (`name`, a statement) states one when it is only a TLP
+/// label and mentions one when it contains some.
 pub fn definition_meaning(obj: &Obj<'_>) -> MarkingMeaning {
     let id = obj.get("id").and_then(Json::as_str).unwrap_or("");
-    let mut found = Tlp::of_marking(id);
-    let mut claims_tlp = false;
+    let mut reading = TlpReading { stated: Tlp::of_marking(id), mentioned: None };
     let definition_type = obj.get("definition_type").and_then(Json::as_str).unwrap_or("");
+    let definition = obj.get("definition").and_then(Json::as_object);
     if definition_type.eq_ignore_ascii_case("tlp") {
-        claims_tlp = true;
-        let value = obj
-            .get("definition")
-            .and_then(Json::as_object)
-            .and_then(|d| d.iter().find(|(k, _)| k.eq_ignore_ascii_case("tlp")).and_then(|(_, v)| v.as_str()));
-        found = found.max(value.and_then(level_of_value));
-        if value.and_then(level_of_value).is_none() {
-            return MarkingMeaning::Unreadable(format!("{id}: its TLP definition names no TLP level"));
+        let value = definition.and_then(|d| d.iter().find(|(k, _)| k.eq_ignore_ascii_case("tlp"))).map(|(_, v)| v);
+        match value.and_then(Json::as_str).and_then(level_of_value) {
+            Some(level) => reading = reading.and(TlpReading::stated(level)),
+            None => return MarkingMeaning::Unreadable(format!("{id}: its TLP definition names no TLP level")),
         }
     }
     if let Some(extensions) = obj.get("extensions").and_then(Json::as_object) {
-        for (key, ext) in extensions.iter() {
-            if key.eq_ignore_ascii_case(tlp::TLP2_EXTENSION) {
-                claims_tlp = true;
-                let level = ext.get("tlp_2_0").and_then(Json::as_str).and_then(level_of_value);
-                if level.is_none() {
-                    return MarkingMeaning::Unreadable(format!("{id}: its tlp_2_0 extension names no TLP level"));
-                }
-                found = found.max(level);
+        for (key, ext) in extensions.iter().filter(|(k, _)| k.eq_ignore_ascii_case(tlp::TLP2_EXTENSION)) {
+            match ext.get("tlp_2_0").and_then(Json::as_str).and_then(level_of_value) {
+                Some(level) => reading = reading.and(TlpReading::stated(level)),
+                None => return MarkingMeaning::Unreadable(format!("{id}: its {key} extension names no TLP level")),
             }
         }
     }
-    found = found.max(obj.iter().filter_map(|(_, v)| most_restrictive_label_in(v)).max());
-    match found {
-        Some(level) => MarkingMeaning::Tlp(level),
-        None if claims_tlp => MarkingMeaning::Unreadable(format!("{id}: no TLP level could be read")),
-        None => MarkingMeaning::NotTlp,
+    for (_, value) in obj.iter() {
+        reading = reading.and(reading_of_strings(value));
     }
+    MarkingMeaning::of_reading(reading)
 }
 
 /// The meaning of a stored marking-definition, from its raw JSON.
@@ -81,15 +117,15 @@ pub fn stored_definition_meaning(raw: &str) -> MarkingMeaning {
 
 /// A TLP value as written in a definition: `red`, `RED`, `TLP:RED`, `amber+strict`.
 fn level_of_value(value: &str) -> Option<Tlp> {
-    Tlp::parse(value).or_else(|| tlp::labelled(value))
+    Tlp::parse(value).or_else(|| tlp::exact_label(value))
 }
 
-fn most_restrictive_label_in(value: &Json<'_>) -> Option<Tlp> {
+fn reading_of_strings(value: &Json<'_>) -> TlpReading {
     match value {
-        Json::Str(s) => tlp::labelled(s),
-        Json::Arr(items) => items.iter().filter_map(most_restrictive_label_in).max(),
-        Json::Obj(obj) => obj.iter().filter_map(|(_, v)| most_restrictive_label_in(v)).max(),
-        _ => None,
+        Json::Str(s) => TlpReading::of_text(s),
+        Json::Arr(items) => items.iter().map(reading_of_strings).fold(TlpReading::default(), TlpReading::and),
+        Json::Obj(obj) => obj.iter().map(|(_, v)| reading_of_strings(v)).fold(TlpReading::default(), TlpReading::and),
+        _ => TlpReading::default(),
     }
 }
 
@@ -98,8 +134,8 @@ fn most_restrictive_label_in(value: &Json<'_>) -> Option<Tlp> {
 pub struct Marks {
     /// `object_marking_refs` and every granular `marking_ref`, lower-cased, without repeats.
     pub marking_refs: Vec<String>,
-    /// The most restrictive TLP written in `labels`, with the label that says it.
-    pub label: Option<(Tlp, String)>,
+    /// What `labels` say about TLP, with the most restrictive label that says it.
+    pub label: Option<(TlpReading, String)>,
     /// A container's `object_refs` (report, grouping, note, opinion, observed-data…), lower-cased.
     pub object_refs: Vec<String>,
     /// For a marking-definition: what it says about TLP.
@@ -121,14 +157,21 @@ pub fn read_marks(obj: &Obj<'_>) -> Marks {
     marking_refs.extend(granular.filter_map(|g| g.get("marking_ref")?.as_str().map(str::to_ascii_lowercase)));
     marking_refs.sort();
     marking_refs.dedup();
-    let label = obj
-        .get("labels")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Json::as_str)
-        .filter_map(|l| tlp::labelled(l).map(|t| (t, l.to_string())))
-        .max_by_key(|(t, _)| *t);
+    let mut label: Option<(TlpReading, String)> = None;
+    for text in obj.get("labels").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str) {
+        let reading = TlpReading::of_text(text);
+        if reading.is_empty() {
+            continue;
+        }
+        label = Some(match label {
+            None => (reading, text.to_string()),
+            Some((before, said)) => {
+                let key = |r: &TlpReading| (r.stated.max(r.mentioned), r.stated.is_some());
+                let text = if key(&reading) > key(&before) { text.to_string() } else { said };
+                (before.and(reading), text)
+            }
+        });
+    }
     let mut object_refs = strings("object_refs");
     object_refs.sort();
     object_refs.dedup();
@@ -159,13 +202,20 @@ mod tests {
     #[test]
     fn self_made_and_extension_definitions() {
         let own = r#"{"type":"marking-definition","spec_version":"2.1","id":"marking-definition--11111111-2222-4333-8444-555555555555","created":"2020-01-01T00:00:00.000Z","definition_type":"tlp","definition":{"tlp":"red"}}"#;
-        assert_eq!(meaning(own), MarkingMeaning::Tlp(Tlp::Red));
+        let stated = |t| MarkingMeaning::Tlp(TlpReading::stated(t));
+        assert_eq!(meaning(own), stated(Tlp::Red));
         let opencti = r#"{"type":"marking-definition","id":"marking-definition--11111111-2222-4333-8444-555555555555","definition_type":"TLP","definition":{"TLP":"TLP:AMBER+STRICT"},"name":"TLP:AMBER+STRICT"}"#;
-        assert_eq!(meaning(opencti), MarkingMeaning::Tlp(Tlp::AmberStrict));
+        assert_eq!(meaning(opencti), stated(Tlp::AmberStrict));
         let ext = r#"{"type":"marking-definition","id":"marking-definition--abcdef00-2222-4333-8444-555555555555","extensions":{"EXTENSION-DEFINITION--60A3C5C5-0D10-413E-AAB3-9E08DDE9E88D":{"extension_type":"property-extension","tlp_2_0":"amber"}}}"#;
-        assert_eq!(meaning(ext), MarkingMeaning::Tlp(Tlp::Amber));
+        assert_eq!(meaning(ext), stated(Tlp::Amber));
         let statement = r#"{"type":"marking-definition","id":"marking-definition--abcdef00-2222-4333-8444-555555555555","definition_type":"statement","definition":{"statement":"TLP: RED — do not share"}}"#;
-        assert_eq!(meaning(statement), MarkingMeaning::Tlp(Tlp::Red));
+        assert_eq!(meaning(statement), MarkingMeaning::Tlp(TlpReading { stated: None, mentioned: Some(Tlp::Red) }));
+        let exact = r#"{"type":"marking-definition","id":"marking-definition--abcdef00-2222-4333-8444-555555555555","definition_type":"statement","definition":{"statement":"TLP:AMBER+STRICT"}}"#;
+        assert_eq!(meaning(exact), stated(Tlp::AmberStrict));
+        // A mention never shares more than the collection default.
+        let negated = r#"{"type":"marking-definition","id":"marking-definition--abcdef00-2222-4333-8444-555555555555","definition_type":"statement","definition":{"statement":"must not be treated as TLP:WHITE"}}"#;
+        let MarkingMeaning::Tlp(reading) = meaning(negated) else { panic!() };
+        assert_eq!(reading.level(Tlp::Amber), Some(Tlp::Amber));
         let copyright = r#"{"type":"marking-definition","id":"marking-definition--abcdef00-2222-4333-8444-555555555555","definition_type":"statement","definition":{"statement":"Copyright ACME"}}"#;
         assert_eq!(meaning(copyright), MarkingMeaning::NotTlp);
         let purple = r#"{"type":"marking-definition","id":"marking-definition--abcdef00-2222-4333-8444-555555555555","definition_type":"tlp","definition":{"tlp":"purple"}}"#;
@@ -174,7 +224,7 @@ mod tests {
         assert!(matches!(meaning(bad_ext), MarkingMeaning::Unreadable(_)));
         // A standard id redefined as something milder keeps its standard level.
         let milder = r#"{"type":"marking-definition","id":"marking-definition--5E57C739-391A-4EB3-B6BE-7D15CA92D5ED","definition_type":"tlp","definition":{"tlp":"white"}}"#;
-        assert_eq!(meaning(milder), MarkingMeaning::Tlp(Tlp::Red));
+        assert_eq!(meaning(milder), MarkingMeaning::Tlp(TlpReading { stated: Some(Tlp::Red), mentioned: None }));
     }
 
     #[test]
@@ -186,7 +236,7 @@ mod tests {
         let Json::Obj(obj) = Json::parse(raw).unwrap() else { panic!() };
         let m = read_marks(&obj);
         assert_eq!(m.marking_refs, vec!["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"]);
-        assert_eq!(m.label, Some((Tlp::Red, "TLP:RED".to_string())));
+        assert_eq!(m.label, Some((TlpReading::stated(Tlp::Red), "TLP:RED".to_string())));
         assert_eq!(m.object_refs, vec!["indicator--aaaaaaaa-2222-4333-8444-555555555555"]);
         assert_eq!(m.definition, None);
         assert_eq!(refused_container(raw).unwrap().0, "report--11111111-2222-4333-8444-555555555555");
@@ -196,8 +246,9 @@ mod tests {
     #[test]
     fn unreadable_wins_when_combined() {
         let u = MarkingMeaning::Unreadable("x".into());
-        assert_eq!(MarkingMeaning::Tlp(Tlp::Green).and(MarkingMeaning::Tlp(Tlp::Red)), MarkingMeaning::Tlp(Tlp::Red));
-        assert_eq!(MarkingMeaning::NotTlp.and(MarkingMeaning::Tlp(Tlp::Green)), MarkingMeaning::Tlp(Tlp::Green));
-        assert_eq!(MarkingMeaning::Tlp(Tlp::Green).and(u.clone()), u);
+        let t = |l| MarkingMeaning::Tlp(TlpReading::stated(l));
+        assert_eq!(t(Tlp::Green).and(t(Tlp::Red)), t(Tlp::Red));
+        assert_eq!(MarkingMeaning::NotTlp.and(t(Tlp::Green)), t(Tlp::Green));
+        assert_eq!(t(Tlp::Green).and(u.clone()), u);
     }
 }

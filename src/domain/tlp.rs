@@ -68,45 +68,74 @@ impl Tlp {
 /// `extensions["extension-definition--60a3c5c5-…"].tlp_2_0`.
 pub const TLP2_EXTENSION: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
 
-/// The most restrictive TLP label written anywhere in free text, the way people and tools write
-/// them: `TLP:RED`, `tlp:amber+strict`, `TLP: AMBER + STRICT`, `TLP_GREEN`, `tlp-white`, `TLP RED`.
-/// A label must start at a word boundary (`mytlp:red` is not one) and its colour must end at one
-/// (`tlp:redacted`, `tlp:unclear` and MISP's `tlp:ex:chr` are not TLP levels).
+/// The TLP label that starts at byte `at` of `lower` (lower-cased text, where `tlp` begins),
+/// and the byte where it ends: `tlp`, separators, a colour, and for amber an optional `strict`.
+/// The colour must end a word: `tlp:redacted`, `tlp:unclear`, `tlp:white-listed`,
+/// `tlp:clear-text` and MISP's `tlp:ex:chr` are not TLP levels.
+fn label_at(lower: &str, at: usize) -> Option<(Tlp, usize)> {
+    let b = lower.as_bytes();
+    let mut i = at + 3;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b':' | b'_' | b'-' | b'=' | b'"' | b'\'') {
+        i += 1;
+    }
+    let colours =
+        [("clear", Tlp::Clear), ("white", Tlp::Clear), ("green", Tlp::Green), ("amber", Tlp::Amber), ("red", Tlp::Red)];
+    let (word, mut level) = colours.into_iter().find(|(word, _)| lower[i..].starts_with(word))?;
+    let mut end = i + word.len();
+    if level == Tlp::Amber {
+        let mut j = end;
+        while j < b.len() && matches!(b[j], b' ' | b'\t' | b'+' | b'-' | b'_' | b'/' | b'(') {
+            j += 1;
+        }
+        if lower[j..].starts_with("strict") && ends_word(b, j + 6) {
+            level = Tlp::AmberStrict;
+            end = j + 6;
+            if b.get(end) == Some(&b')') {
+                end += 1;
+            }
+        }
+    }
+    ends_word(b, end).then_some((level, end))
+}
+
+/// Whether a word ends at byte `i`: the end, or a character that neither continues it nor joins
+/// it to another (`white-listed`).
+fn ends_word(b: &[u8], i: usize) -> bool {
+    match b.get(i) {
+        None => true,
+        Some(c) if c.is_ascii_alphanumeric() => false,
+        Some(b'-' | b'_') => !b.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric()),
+        Some(_) => true,
+    }
+}
+
+/// The most restrictive TLP label mentioned anywhere in free text, the way people and tools
+/// write them: `TLP:RED`, `tlp:amber+strict`, `TLP: AMBER + STRICT`, `TLP_GREEN`, `tlp-white`,
+/// `TLP RED`. A label must start at a word boundary (`mytlp:red` is not one).
 pub fn labelled(text: &str) -> Option<Tlp> {
     let lower = text.to_ascii_lowercase();
     let b = lower.as_bytes();
-    let word_char = |c: u8| c.is_ascii_alphanumeric();
     let mut best: Option<Tlp> = None;
     let mut from = 0;
     while let Some(at) = lower[from..].find("tlp").map(|i| i + from) {
         from = at + 3;
-        if at > 0 && word_char(b[at - 1]) {
+        if at > 0 && b[at - 1].is_ascii_alphanumeric() {
             continue;
         }
-        let mut i = at + 3;
-        while i < b.len() && matches!(b[i], b' ' | b'\t' | b':' | b'_' | b'-' | b'=' | b'"' | b'\'') {
-            i += 1;
-        }
-        let rest = &lower[i..];
-        let colour = [
-            ("clear", Tlp::Clear),
-            ("white", Tlp::Clear),
-            ("green", Tlp::Green),
-            ("amber", Tlp::Amber),
-            ("red", Tlp::Red),
-        ]
-        .into_iter()
-        .find(|(word, _)| rest.starts_with(word) && !rest.as_bytes().get(word.len()).is_some_and(|c| word_char(*c)));
-        let Some((word, mut level)) = colour else { continue };
-        if level == Tlp::Amber {
-            let after = rest[word.len()..].trim_start_matches([' ', '\t', '+', '-', '_']);
-            if after.starts_with("strict") && !after.as_bytes().get(6).is_some_and(|c| word_char(*c)) {
-                level = Tlp::AmberStrict;
-            }
-        }
-        best = best.max(Some(level));
+        best = best.max(label_at(&lower, at).map(|(level, _)| level));
     }
     best
+}
+
+/// The TLP of a text that is one TLP label and nothing else (surrounding spaces, quotes and a
+/// final full stop aside): `TLP:RED`, ` tlp: amber+strict `. A longer text that only mentions a
+/// label ("must not be treated as TLP:WHITE") is not one.
+pub fn exact_label(text: &str) -> Option<Tlp> {
+    let lower = text.trim().trim_matches(['"', '\'']).trim_end_matches('.').trim().to_ascii_lowercase();
+    if !lower.starts_with("tlp") {
+        return None;
+    }
+    label_at(&lower, 0).filter(|(_, end)| *end == lower.len()).map(|(level, _)| level)
 }
 
 #[cfg(test)]
@@ -159,6 +188,12 @@ mod tests {
             ("TLP:AMBER-STRICT", Some(Tlp::AmberStrict)),
             ("TLP:AMBER", Some(Tlp::Amber)),
             ("tlp:amber strictly speaking", Some(Tlp::Amber)),
+            ("TLP:AMBER/STRICT", Some(Tlp::AmberStrict)),
+            ("TLP:AMBER (STRICT)", Some(Tlp::AmberStrict)),
+            ("tlp:white-listed", None),
+            ("tlp:clear-text", None),
+            ("tlp:red-team", None),
+            ("tlp-red,", Some(Tlp::Red)),
             ("misp:tag=\"tlp:green\"", Some(Tlp::Green)),
             ("Copyright ACME. Distribution: TLP:GREEN, parts TLP:RED", Some(Tlp::Red)),
             ("tlp=\"amber\"", Some(Tlp::Amber)),
@@ -172,6 +207,23 @@ mod tests {
             ("tlp", None),
         ] {
             assert_eq!(labelled(text), tlp, "{text}");
+        }
+    }
+
+    #[test]
+    fn exact_labels_are_a_label_and_nothing_else() {
+        for (text, tlp) in [
+            ("TLP:RED", Some(Tlp::Red)),
+            (" tlp: amber+strict ", Some(Tlp::AmberStrict)),
+            ("\"TLP:GREEN\"", Some(Tlp::Green)),
+            ("TLP:CLEAR.", Some(Tlp::Clear)),
+            ("TLP:AMBER (STRICT)", Some(Tlp::AmberStrict)),
+            ("must not be treated as TLP:WHITE", None),
+            ("TLP:WHITE, see annex", None),
+            ("tlp:white-listed", None),
+            ("red", None),
+        ] {
+            assert_eq!(exact_label(text), tlp, "{text}");
         }
     }
 }

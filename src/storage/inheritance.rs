@@ -9,6 +9,8 @@
 //! transaction as the envelope, so it applies before any further read. One algorithm for both
 //! backends, over [`StoredLevels`].
 
+use std::collections::{BTreeMap, HashMap};
+
 use async_trait::async_trait;
 
 use crate::domain::effective_tlp::{Level, ResolvedObject, TlpReason};
@@ -65,13 +67,18 @@ pub async fn inherit_from_stored(
     let mut ids: Vec<String> = objects.iter().map(|o| o.object.stix_id.to_ascii_lowercase()).collect();
     ids.sort();
     ids.dedup();
-    let containers = store.containers_of(&ids).await?;
+    let mut containers: HashMap<String, Vec<StoredLevel>> = HashMap::new();
+    for (id, container) in store.containers_of(&ids).await? {
+        containers.entry(id).or_default().push(container);
+    }
     if containers.is_empty() {
         return Ok(());
     }
     for object in objects {
-        let id = object.object.stix_id.to_ascii_lowercase();
-        for (_, container) in containers.iter().filter(|(r, _)| *r == id) {
+        let Some(found) = containers.get_mut(&object.object.stix_id.to_ascii_lowercase()) else { continue };
+        // The same order on both backends, so the reason recorded is the same.
+        found.sort_by_key(|c| c.seq);
+        for container in found.iter() {
             object.inherit(&container.stix_id, &container.level);
         }
     }
@@ -113,22 +120,23 @@ pub async fn raise_stored(
         let mut ids: Vec<String> = work.iter().map(|w| w.id.clone()).collect();
         ids.sort();
         ids.dedup();
-        let rows = store.versions_of(&ids).await?;
-        // Per stored row: its new level and why.
-        let mut changed: Vec<(&StoredLevel, Level, TlpReason)> = Vec::new();
+        let mut rows: HashMap<String, Vec<StoredLevel>> = HashMap::new();
+        for (id, row) in store.versions_of(&ids).await? {
+            rows.entry(id).or_default().push(row);
+        }
+        // Per stored row (by seq, in seq order): its new level and why.
+        let mut changed: BTreeMap<i64, (&StoredLevel, Level, TlpReason)> = BTreeMap::new();
         for raise in &work {
-            for (_, row) in rows.iter().filter(|(id, row)| *id == raise.id && raise.applies_to(row)) {
-                let current = changed.iter().find(|(c, _, _)| c.seq == row.seq).map_or(&row.level, |(_, l, _)| l);
+            for row in rows.get(&raise.id).into_iter().flatten().filter(|row| raise.applies_to(row)) {
+                let current = changed.get(&row.seq).map_or(&row.level, |(_, l, _)| l);
                 let raised = current.and(&raise.level);
-                if raised == *current {
-                    continue;
+                if raised != *current {
+                    changed.insert(row.seq, (row, raised, raise.reason.clone()));
                 }
-                changed.retain(|(c, _, _)| c.seq != row.seq);
-                changed.push((row, raised, raise.reason.clone()));
             }
         }
         let mut next = Vec::new();
-        for (row, level, reason) in changed {
+        for (row, level, reason) in changed.into_values() {
             store.set_level(row.seq, &level, &reason).await?;
             next.extend(store.refs_of(row.seq).await?.into_iter().map(|r| contents(r, level.clone(), &row.stix_id)));
         }

@@ -118,12 +118,13 @@ pub trait ObjectStore: Send + Sync {
         organisation_id: i64,
     ) -> Result<Option<(Collection, Option<Membership>)>, StorageError>;
 
-    /// The collection's stored marking-definitions with these lower-cased ids that the caller may
-    /// see, as (lower-cased id, raw JSON).
+    /// The marking-definitions with these lower-cased ids that the organisation itself stored in
+    /// the collection, as (lower-cased id, raw JSON). Another partner's definition under the same
+    /// id never decides what a producer's marking means.
     async fn marking_definitions(
         &self,
         collection_key: i64,
-        visibility: &ObjectVisibility,
+        producer_org: i64,
         ids: &[String],
     ) -> Result<Vec<(String, String)>, StorageError>;
     /// Organisations that may read a trust group's collections, by lower-cased identity id: the

@@ -169,14 +169,15 @@ pub const VERSION_SHARING: &str =
 pub const COLLECTION_READERS: &str = "SELECT lower(o.identity_id), o.id FROM trust_group_members m \
      JOIN organisations o ON o.id = m.organisation_id WHERE m.trust_group_id = ?1 AND m.can_read";
 
-/// The collection's stored marking-definitions with these lower-cased ids that `vis` may see:
-/// (lower-cased id, raw). Ids compare case-insensitively: lower-case ones through the main
-/// index, the others through objects_by_folded_id.
-pub fn marking_definitions_sql(dialect: Dialect, collection_key: i64, vis: &ObjectVisibility, ids: &[String]) -> Sql {
+/// The marking-definitions with these lower-cased ids that `producer_org` stored in the
+/// collection: (lower-cased id, raw). Ids compare case-insensitively: lower-case ones through
+/// the main index, the others through objects_by_folded_id.
+pub fn marking_definitions_sql(dialect: Dialect, collection_key: i64, producer_org: i64, ids: &[String]) -> Sql {
     let mut sql = Sql::new(dialect);
     let ck = sql.bind(collection_key);
     let list = sql.bind_list(ids);
-    let pred = sql.visibility(vis, "o");
+    let org = sql.bind(producer_org);
+    let pred = format!("o.producer_org = {org}");
     let kind = "o.type = 'marking-definition'";
     sql.push(&format!(
         "SELECT lower(o.stix_id), o.raw FROM objects o WHERE o.collection_key = {ck} AND {kind} AND o.stix_id IN ({list}) AND {pred} \

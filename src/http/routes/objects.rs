@@ -14,7 +14,7 @@ use crate::domain::filters::{parse_query, Endpoint};
 use crate::domain::markings::stored_definition_meaning;
 use crate::domain::model::Role;
 use crate::domain::model::{Collection, Page, StoredObject};
-use crate::domain::policy::{Access, ObjectVisibility};
+use crate::domain::policy::ObjectVisibility;
 use crate::domain::timestamp::{format_micros, format_nanos, now_micros};
 use crate::http::audit::AuditNote;
 use crate::http::auth::Caller;
@@ -286,7 +286,7 @@ pub async fn add_objects(
         .run(move || envelope::parse(&body, custom))
         .await
         .ok_or_else(|| ApiError::Internal("the envelope parser failed".into()))??;
-    let resolution = resolve_tlp(&state, &caller, &collection, access, parsed).await?;
+    let resolution = resolve_tlp(&state, &caller, &collection, parsed).await?;
     let status = state
         .storage
         .add_objects(IngestBatch {
@@ -320,20 +320,21 @@ pub async fn add_objects(
 
 /// The effective TLP of each object of the envelope (see `domain::effective_tlp`), with the
 /// collection's stored marking-definitions and readers fetched only when the envelope needs them.
-/// Stored definitions count only for a writer that may read the collection: a write-only
-/// member must not learn from its statuses which definitions the collection holds.
+/// Stored definitions count only when the producer's own organisation stored them: another
+/// partner's definition under the same id must not decide what this producer's marking means,
+/// and nobody learns from a status which definitions others stored.
 async fn resolve_tlp(
     state: &AppState,
     caller: &Caller,
     collection: &Collection,
-    access: Access,
     parsed: envelope::ParsedEnvelope,
 ) -> Result<Resolution, ApiError> {
     let lookup = effective_tlp::refs_to_look_up(&parsed);
     let mut stored = HashMap::new();
-    if !lookup.is_empty() && access.can_read {
-        let visibility = ObjectVisibility::for_viewer(&caller.viewer());
-        for (id, raw) in state.storage.marking_definitions(collection.key, &visibility, &lookup).await? {
+    // In chunks: an envelope may name more unknown markings than a statement takes parameters.
+    for chunk in lookup.chunks(500) {
+        let org = caller.account.organisation_id;
+        for (id, raw) in state.storage.marking_definitions(collection.key, org, chunk).await? {
             let meaning = stored_definition_meaning(&raw);
             let merged = match stored.remove(&id) {
                 Some(before) => meaning.and(before),

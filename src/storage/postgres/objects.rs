@@ -356,10 +356,10 @@ impl ObjectStore for PostgresStorage {
     async fn marking_definitions(
         &self,
         collection_key: i64,
-        visibility: &ObjectVisibility,
+        producer_org: i64,
         ids: &[String],
     ) -> Result<Vec<(String, String)>, StorageError> {
-        let query = marking_definitions_sql(Dialect::Postgres, collection_key, visibility, ids);
+        let query = marking_definitions_sql(Dialect::Postgres, collection_key, producer_org, ids);
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_err)?;
             let a = args(&query);

@@ -94,6 +94,42 @@ mod tests {
         assert_eq!(n, 1);
     }
 
+    /// Containers stored before version 7 keep passing their TLP on: their refs are filled in
+    /// and a version carrying markings counts as having expressed its TLP.
+    #[test]
+    fn version_7_fills_in_the_refs_of_stored_containers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v6.db")).unwrap();
+        migrate_to(&mut conn, 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO organisations (id, name, identity_id, kind, created) VALUES (1, 'p', 'identity--1', 'partner', 0);
+             INSERT INTO trust_groups (id, name, created) VALUES (1, 'g', 0);
+             INSERT INTO collections (key, id, api_root, title, trust_group_id, created) VALUES (1, 'c', 'hub', 't', 1, 0);
+             INSERT INTO objects (seq, collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw)
+             VALUES (1, 1, 'report--1', 'report', '2.1', 1, 1, 1, 1, 5,
+                     '{\"type\":\"report\",\"object_marking_refs\":[\"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1\"],\"object_refs\":[\"Indicator--A\",\"indicator--b\",7]}'),
+                    (2, 1, 'indicator--b', 'indicator', '2.1', 1, 1, 2, 1, 3, '{\"type\":\"indicator\"}');",
+        )
+        .unwrap();
+        migrate_to(&mut conn, latest_version()).unwrap();
+        let refs: Vec<String> = conn
+            .prepare("SELECT ref_id FROM container_refs WHERE container_seq = 1 ORDER BY ref_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(refs, ["indicator--a", "indicator--b"]);
+        let reasons: Vec<Option<String>> = conn
+            .prepare("SELECT tlp_reason FROM objects ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(reasons, [Some("marking (stored before this rule)".to_string()), None]);
+    }
+
     #[test]
     fn a_newer_database_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -255,10 +255,10 @@ impl ObjectStore for SqliteStorage {
     async fn marking_definitions(
         &self,
         collection_key: i64,
-        visibility: &ObjectVisibility,
+        producer_org: i64,
         ids: &[String],
     ) -> Result<Vec<(String, String)>, StorageError> {
-        let query = marking_definitions_sql(Dialect::Sqlite, collection_key, visibility, ids);
+        let query = marking_definitions_sql(Dialect::Sqlite, collection_key, producer_org, ids);
         self.read(move |c| {
             let mut stmt = c.prepare(&query.text).map_err(db_err)?;
             let rows = stmt.query_map(super::args(&query), |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
