@@ -9,7 +9,7 @@
 //! transaction as the envelope, so it applies before any further read. One algorithm for both
 //! backends, over [`StoredLevels`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 
@@ -60,10 +60,12 @@ pub trait StoredLevels: Send {
 
 /// Raises the batch's objects to what the stored containers referring to them express (a
 /// container whose TLP is the collection default expresses nothing: its `tlp_reason` is NULL).
+/// Returns whether a container of the batch was raised (what it contains in the batch was
+/// resolved with its former level, see [`raise_stored`]).
 pub async fn inherit_from_stored(
     store: &mut dyn StoredLevels,
     objects: &mut [ResolvedObject],
-) -> Result<(), StorageError> {
+) -> Result<bool, StorageError> {
     let mut ids: Vec<String> = objects.iter().map(|o| o.object.stix_id.to_ascii_lowercase()).collect();
     ids.sort();
     ids.dedup();
@@ -71,18 +73,47 @@ pub async fn inherit_from_stored(
     for (id, container) in store.containers_of(&ids).await? {
         containers.entry(id).or_default().push(container);
     }
-    if containers.is_empty() {
-        return Ok(());
-    }
+    let mut container_raised = false;
     for object in objects {
         let Some(found) = containers.get_mut(&object.object.stix_id.to_ascii_lowercase()) else { continue };
         // The same order on both backends, so the reason recorded is the same.
         found.sort_by_key(|c| c.seq);
         for container in found.iter() {
-            object.inherit(&container.stix_id, &container.level);
+            let raised = object.inherit(&container.stix_id, &container.level);
+            container_raised |= raised && !object.object.marks.object_refs.is_empty();
         }
     }
-    Ok(())
+    Ok(container_raised)
+}
+
+/// Lower-cased ids of the batch whose only versions from this producer are rows the batch
+/// itself inserted: those rows already carry what the batch's containers pass on (the domain
+/// resolved them together), so [`raise_stored`] need not look them up. The backends know it
+/// from their exact-id sibling lookups, which are complete for a lower-case id when the
+/// collection holds no id with upper-case letters; and it holds only while
+/// no container of the batch was raised by a stored one.
+#[derive(Debug, Default)]
+pub struct Fresh {
+    ids: HashSet<String>,
+    not_fresh: HashSet<String>,
+}
+
+impl Fresh {
+    /// Notes an object of the batch: its id is fresh if the id is lower case and no version of
+    /// the producer was stored before the batch (`stored_before`, from an exact-id lookup), for
+    /// every object of the batch with that id.
+    pub fn note(&mut self, id: &str, stored_before: bool) {
+        if stored_before || id.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.ids.remove(id);
+            self.not_fresh.insert(id.to_ascii_lowercase());
+        } else if !self.not_fresh.contains(id) {
+            self.ids.insert(id.to_string());
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
 }
 
 /// Makes stored versions at least as restrictive as what the batch expresses: for each
@@ -93,6 +124,7 @@ pub async fn raise_stored(
     store: &mut dyn StoredLevels,
     objects: &[ResolvedObject],
     inserted: &[bool],
+    fresh: &Fresh,
 ) -> Result<(), StorageError> {
     let contents = |id: String, level: Level, container: &str| Raise {
         id,
@@ -104,7 +136,8 @@ pub async fn raise_stored(
     // Only what expresses a TLP (its own or inherited) passes it on; the collection default does not.
     for (o, new) in objects.iter().zip(inserted).filter(|(o, _)| o.reason != TlpReason::CollectionDefault) {
         let object = &o.object;
-        work.extend(object.marks.object_refs.iter().map(|r| contents(r.clone(), o.level.clone(), &object.stix_id)));
+        let stored_refs = object.marks.object_refs.iter().filter(|r| !fresh.contains(r));
+        work.extend(stored_refs.map(|r| contents(r.clone(), o.level.clone(), &object.stix_id)));
         if !new {
             work.push(Raise {
                 id: object.stix_id.to_ascii_lowercase(),

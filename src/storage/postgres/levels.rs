@@ -20,6 +20,10 @@ const VERSIONS_OF: &str = "SELECT lower(stix_id), seq, stix_id, tlp, spec_versio
      UNION ALL SELECT lower(stix_id), seq, stix_id, tlp, spec_version, version FROM objects WHERE collection_key = $1 AND producer_org = $2 \
      AND stix_id <> lower(stix_id) AND lower(stix_id) = ANY($3)";
 
+/// Whether the collection holds any id with upper-case letters (objects_by_folded_id).
+pub(super) const MIXED_CASE_STORED: &str =
+    "SELECT EXISTS (SELECT 1 FROM objects WHERE collection_key = $1 AND stix_id <> lower(stix_id))";
+
 pub(super) struct PgLevels<'a, 'b> {
     pub tx: &'a Transaction<'b>,
     pub collection_key: i64,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 
-use super::levels::PgLevels;
+use super::levels::{PgLevels, MIXED_CASE_STORED};
 use super::{args, db_err, pool_err, refs, PostgresStorage};
 use crate::domain::effective_tlp::TlpReason;
 use crate::domain::model::{
@@ -79,7 +79,8 @@ async fn ingest(pool: Pool, mut batch: IngestBatch) -> Result<StatusResource, St
         .get(0);
     let mut next_date_added = block_end - n.max(1) + 1;
     let mut levels = PgLevels { tx: &tx, collection_key, producer_org };
-    inheritance::inherit_from_stored(&mut levels, &mut batch.objects).await?;
+    let container_raised = inheritance::inherit_from_stored(&mut levels, &mut batch.objects).await?;
+    let mixed_case_stored: bool = tx.query_one(MIXED_CASE_STORED, &[&collection_key]).await.map_err(db_err)?.get(0);
     // Every stored version of the envelope's objects (usually none), in one query.
     let mut stored: HashMap<String, Vec<Sibling>> = HashMap::new();
     {
@@ -107,8 +108,12 @@ async fn ingest(pool: Pool, mut batch: IngestBatch) -> Result<StatusResource, St
     // with (None for an unversioned object already present).
     let mut rows: Vec<NewRow> = Vec::with_capacity(batch.objects.len());
     let mut outcomes: Vec<(i64, Option<i64>)> = Vec::with_capacity(batch.objects.len());
+    let mut fresh = inheritance::Fresh::default();
     for (index, resolved) in batch.objects.iter().enumerate() {
         let obj = &resolved.object;
+        let stored_before =
+            stored.get(&obj.stix_id).is_some_and(|known| known.iter().any(|k| k.producer_org == producer_org));
+        fresh.note(&obj.stix_id, stored_before || mixed_case_stored || container_raised);
         let date_added = next_date_added;
         next_date_added += 1;
         let (version, versioned) = match obj.version {
@@ -230,7 +235,7 @@ async fn ingest(pool: Pool, mut batch: IngestBatch) -> Result<StatusResource, St
         .map_err(db_err)?;
     }
     let was_inserted: Vec<bool> = outcomes.iter().map(|(_, d)| d.is_some_and(|d| inserted.contains_key(&d))).collect();
-    inheritance::raise_stored(&mut levels, &batch.objects, &was_inserted).await?;
+    inheritance::raise_stored(&mut levels, &batch.objects, &was_inserted, &fresh).await?;
     let successes = outcomes
         .into_iter()
         .zip(&batch.objects)

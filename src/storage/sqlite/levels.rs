@@ -32,6 +32,11 @@ const VERSIONS_OF: &str = "SELECT lower(stix_id), seq, stix_id, tlp, spec_versio
      WHERE collection_key = ?1 AND producer_org = ?2 AND stix_id <> lower(stix_id) \
      AND lower(stix_id) IN (SELECT value FROM json_each(?3))";
 
+/// Whether the collection holds any id with upper-case letters: if not, exact-id lookups of
+/// lower-case ids are complete. The planner would rather scan the covering objects_by_version.
+pub(super) const MIXED_CASE_STORED: &str = "SELECT EXISTS (SELECT 1 FROM objects INDEXED BY objects_by_folded_id \
+     WHERE collection_key = ?1 AND stix_id <> lower(stix_id))";
+
 impl SqliteLevels<'_> {
     /// (id, row) for the ids, from a statement taking (collection, producer, JSON array of ids)
     /// and returning (id, seq, stix_id, tlp, spec_version, version): one statement per call.
@@ -112,6 +117,7 @@ pub(super) fn run_now<F: Future>(future: F) -> F::Output {
 
 #[cfg(test)]
 mod tests {
+    use super::super::rusqlite;
     use super::*;
 
     /// Both lookups probe indexes for each id: a scan here would cost every ingest a pass over
@@ -125,11 +131,19 @@ mod tests {
             (CONTAINERS_OF, "container_refs_by_ref"),
             (VERSIONS_OF, "objects_by_version"),
             (VERSIONS_OF, "objects_by_folded_id"),
+            (MIXED_CASE_STORED, "objects_by_folded_id"),
         ] {
             let plan: Vec<String> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
                 .unwrap()
-                .query_map(params![1, 1, "[\"indicator--x\"]"], |r| r.get::<_, String>(3))
+                .query_map(
+                    rusqlite::params_from_iter(
+                        [1.into(), 1.into(), rusqlite::types::Value::Text("[\"indicator--x\"]".into())]
+                            .into_iter()
+                            .take(query.matches('?').count().min(3)),
+                    ),
+                    |r| r.get::<_, String>(3),
+                )
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();

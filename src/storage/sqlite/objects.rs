@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
-use super::levels::{run_now, SqliteLevels};
+use super::levels::{run_now, SqliteLevels, MIXED_CASE_STORED};
 use super::rusqlite::{self, params, OptionalExtension};
 use super::writer::WriterCtx;
 use super::{db_err, SqliteStorage};
@@ -60,7 +60,14 @@ fn ingest(ctx: &mut WriterCtx, mut batch: IngestBatch) -> Result<StatusResource,
     let WriterCtx { conn, clock, pending_observables } = ctx;
     let (collection_key, producer_org) = (batch.collection_key, batch.producer_org);
     let mut levels = SqliteLevels { conn, collection_key, producer_org };
-    run_now(inheritance::inherit_from_stored(&mut levels, &mut batch.objects))?;
+    let container_raised = run_now(inheritance::inherit_from_stored(&mut levels, &mut batch.objects))?;
+    let mixed_case_stored: bool = levels
+        .conn
+        .prepare_cached(MIXED_CASE_STORED)
+        .and_then(|mut s| s.query_row(params![collection_key], |r| r.get(0)))
+        .map_err(db_err)?;
+    let mut fresh = inheritance::Fresh::default();
+    let mut inserted_seqs = std::collections::HashSet::new();
     let mut inserted_rows = Vec::with_capacity(batch.objects.len());
     {
         let conn = &*levels.conn;
@@ -107,6 +114,8 @@ fn ingest(ctx: &mut WriterCtx, mut batch: IngestBatch) -> Result<StatusResource,
                 })
                 .and_then(|rows| rows.collect())
                 .map_err(db_err)?;
+            let stored_before = known.iter().any(|k| k.producer_org == producer_org && !inserted_seqs.contains(&k.seq));
+            fresh.note(&obj.stix_id, stored_before || mixed_case_stored || container_raised);
             let duplicate = !versioned && known.iter().any(|k| k.is_unversioned_copy(&obj.spec_version, producer_org));
             let has_newer = known.iter().any(|k| k.is_later_than(&obj.spec_version, version));
             let inserted = !duplicate
@@ -129,6 +138,7 @@ fn ingest(ctx: &mut WriterCtx, mut batch: IngestBatch) -> Result<StatusResource,
                     == 1;
             if inserted {
                 let seq = conn.last_insert_rowid();
+                inserted_seqs.insert(seq);
                 for older in known.iter().filter(|k| k.loses_promise_to(&obj.spec_version, version)) {
                     lose_promise.execute([older.seq]).map_err(db_err)?;
                 }
@@ -151,7 +161,7 @@ fn ingest(ctx: &mut WriterCtx, mut batch: IngestBatch) -> Result<StatusResource,
             });
         }
     }
-    run_now(inheritance::raise_stored(&mut levels, &batch.objects, &inserted_rows))?;
+    run_now(inheritance::raise_stored(&mut levels, &batch.objects, &inserted_rows, &fresh))?;
     let conn = &*levels.conn;
     let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, batch.rejected);
     let body = serde_json::to_string(&status).map_err(|e| StorageError::Database(e.to_string()))?;
