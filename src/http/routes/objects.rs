@@ -281,12 +281,26 @@ pub async fn add_objects(
     req.extensions_mut().insert(AuditNote { collection_key: Some(collection.key), ..AuditNote::default() });
     let request_timestamp = now_micros();
     let custom = collection.custom_content;
+    let rules = collection.tlp_rules();
+    // Most envelopes need nothing stored to resolve their TLP: then it is done on the parser
+    // thread, in the same task.
     let parsed = state
         .parsers
-        .run(move || envelope::parse(&body, custom))
+        .run(move || {
+            envelope::parse(&body, custom).map(|parsed| {
+                if effective_tlp::refs_to_look_up(&parsed).is_empty() && !effective_tlp::needs_readers(&parsed) {
+                    Ok(effective_tlp::resolve(parsed, &HashMap::new(), &HashMap::new(), rules))
+                } else {
+                    Err(parsed)
+                }
+            })
+        })
         .await
         .ok_or_else(|| ApiError::Internal("the envelope parser failed".into()))??;
-    let resolution = resolve_tlp(&state, &caller, &collection, parsed).await?;
+    let resolution = match parsed {
+        Ok(resolution) => resolution,
+        Err(parsed) => resolve_tlp(&state, &caller, &collection, parsed).await?,
+    };
     let status = state
         .storage
         .add_objects(IngestBatch {
