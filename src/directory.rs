@@ -4,6 +4,19 @@ use crate::domain::credentials::new_api_key;
 use crate::domain::timestamp::now_micros;
 use crate::storage::{SharedStorage, StorageError};
 
+/// The longest an API key may be issued for: ten years.
+pub const MAX_API_KEY_DAYS: u32 = 3650;
+
+/// Checks `expires_in_days` (1 to [`MAX_API_KEY_DAYS`]), so an expiry never overflows into the past.
+pub fn check_api_key_days(days: Option<u32>) -> Result<(), String> {
+    match days {
+        Some(d) if d == 0 || d > MAX_API_KEY_DAYS => {
+            Err(format!("expires_in_days must be between 1 and {MAX_API_KEY_DAYS}, got {d}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Issues a new API key for an account, optionally revoking its other keys (rotation).
 /// Returns the key's id and the key itself, which is never stored and must be shown once.
 pub async fn issue_api_key(
@@ -13,6 +26,7 @@ pub async fn issue_api_key(
     expires_in_days: Option<u32>,
     revoke_others: bool,
 ) -> Result<(i64, String), StorageError> {
+    check_api_key_days(expires_in_days).map_err(StorageError::Config)?;
     if storage.account(account_id).await?.is_none() {
         return Err(StorageError::NotFound(format!("account {account_id}")));
     }

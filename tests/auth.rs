@@ -244,3 +244,18 @@ async fn repeated_failed_sign_ins_are_throttled_before_any_password_work() {
     // …but other accounts from the same address are not affected.
     assert_eq!(hub.get("alpha", &url).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn api_key_lifetimes_are_range_checked() {
+    let hub = admin_hub().await;
+    let org = alpha_org(&hub).await;
+    let (id, _) = create_account(&hub, "lifetimes", org).await;
+    let url = hub.url(&format!("/admin/accounts/{id}/keys/"));
+    for days in [0u64, 3651, u32::MAX as u64] {
+        let r = hub.as_user(Method::POST, "root", &url).json(&json!({ "expires_in_days": days })).send().await.unwrap();
+        let body = assert_taxii_error(r, 400).await;
+        assert!(body["description"].as_str().unwrap().contains("expires_in_days"), "{body}");
+    }
+    let r = hub.as_user(Method::POST, "root", &url).json(&json!({ "expires_in_days": 30 })).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+}

@@ -214,3 +214,21 @@ async fn write_only_and_read_only_access() {
         assert_taxii_error(del, 403).await;
     }
 }
+
+#[tokio::test]
+async fn intelligence_answers_are_not_cached() {
+    let hub = start().await;
+    let status = hub.add("alpha", "shared", &[indicator(1, "2024-01-01T00:00:00.000Z")]).await;
+    let id = indicator(1, "x")["id"].as_str().unwrap().to_string();
+    for url in [
+        hub.collection_url("shared", "objects/"),
+        hub.collection_url("shared", &format!("objects/{id}/")),
+        hub.collection_url("shared", &format!("objects/{id}/versions/")),
+        hub.collection_url("shared", "manifest/"),
+        hub.url(&format!("/hub/status/{}/", status["id"].as_str().unwrap())),
+    ] {
+        let resp = hub.get("alpha", &url).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        assert_eq!(resp.headers()["cache-control"], "no-store", "{url}");
+    }
+}

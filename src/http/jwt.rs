@@ -170,6 +170,7 @@ impl JwtKeys {
     ///
     /// The error text names the reason; it is meant for logs, not for the client.
     pub fn verify(&self, token: &str) -> Result<i64, JwtError> {
+        refuse_critical_extensions(token)?;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| JwtError::Invalid(e.to_string()))?;
         let sub = data.claims.sub;
@@ -180,6 +181,24 @@ impl JwtKeys {
         }
         Ok(id)
     }
+}
+
+/// RFC 7515 §4.1.11: a token whose `crit` header names extensions the recipient does not
+/// understand must be refused. The hub understands none, so any `crit` refuses the token.
+fn refuse_critical_extensions(token: &str) -> Result<(), JwtError> {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or("");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| JwtError::Invalid("the header is not base64url".into()))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| JwtError::Invalid("the header is not JSON".into()))?;
+    if header.get("crit").is_some() {
+        return Err(JwtError::Invalid(
+            "the header has a crit parameter naming extensions this hub does not understand".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -230,6 +249,25 @@ mod tests {
         assert_eq!(keys.verify(&token).expect("verify"), 42);
         let (token, _) = keys.issue(-7).expect("issue");
         assert_eq!(keys.verify(&token).expect("verify"), -7);
+    }
+
+    /// Signs header.claims with the key itself, for headers `jsonwebtoken` cannot write.
+    fn sign_raw(der: &[u8], header: &Value, claims: &Value) -> String {
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).expect("key");
+        let input = format!("{}.{}", b64(header), b64(claims));
+        let signature = URL_SAFE_NO_PAD.encode(pair.sign(input.as_bytes()).as_ref());
+        format!("{input}.{signature}")
+    }
+
+    #[test]
+    fn unknown_critical_header_extensions_are_rejected() {
+        let der = JwtKeys::generate_pkcs8().expect("keygen");
+        let keys = JwtKeys::from_pkcs8(&der, ISS, AUD, TTL).expect("keys");
+        let plain = json!({"alg": "EdDSA", "typ": "JWT"});
+        // Control: the same hand-signed token without crit is accepted.
+        assert_eq!(keys.verify(&sign_raw(&der, &plain, &good_claims())).expect("verify"), 42);
+        let critical = json!({"alg": "EdDSA", "typ": "JWT", "crit": ["exp-ext"], "exp-ext": true});
+        assert_invalid(keys.verify(&sign_raw(&der, &critical, &good_claims())), "crit");
     }
 
     #[test]

@@ -20,9 +20,12 @@ use crate::config::ApiRootConfig;
 use crate::domain::model::Collection;
 use crate::domain::policy::{collection_access, Access};
 
+/// Every TAXII answer: intelligence, statuses and listings are per caller and must not be kept
+/// by shared or browser caches.
 pub fn taxii_response(status: StatusCode) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
     b.insert_header((header::CONTENT_TYPE, TAXII_MEDIA_TYPE));
+    b.insert_header((header::CACHE_CONTROL, "no-store"));
     b
 }
 

@@ -278,6 +278,7 @@ async fn create_key(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let b: KeyBody = if body.is_empty() { KeyBody::default() } else { json_body(&body)? };
+    crate::directory::check_api_key_days(b.expires_in_days).map_err(ApiError::BadRequest)?;
     let (key_id, key) =
         issue_api_key(&state.storage, *id, b.label.as_deref(), b.expires_in_days, b.revoke_others.unwrap_or(false))
             .await?;
