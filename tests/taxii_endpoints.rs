@@ -232,3 +232,16 @@ async fn intelligence_answers_are_not_cached() {
         assert_eq!(resp.headers()["cache-control"], "no-store", "{url}");
     }
 }
+
+#[tokio::test]
+async fn head_is_answered_wherever_get_is() {
+    let hub = start().await;
+    hub.add("alpha", "shared", &[indicator(1, "2024-01-01T00:00:00.000Z")]).await;
+    for url in [hub.url("/taxii2/"), hub.url("/hub/collections/"), hub.collection_url("shared", "objects/")] {
+        let get = hub.get("alpha", &url).send().await.unwrap();
+        let head = hub.as_user(Method::HEAD, "alpha", &url).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "{url}");
+        assert_eq!(head.headers()["content-type"], TAXII, "{url}");
+        assert_eq!(head.bytes().await.unwrap().len(), 0, "{url}: HEAD has no body");
+    }
+}

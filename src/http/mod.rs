@@ -108,11 +108,15 @@ fn taxii_error_body<B: MessageBody + 'static>(res: ServiceResponse<B>) -> actix_
     Ok(ErrorHandlerResponse::Response(res))
 }
 
+/// Every GET resource answers HEAD too (same handler; actix sends the headers without the
+/// body), as the `Allow` lists on 405 say.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let get = "GET, HEAD";
     cfg.app_data(web::PathConfig::default().error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()))
-        .service(web::resource("/healthz/").route(web::get().to(health::healthz)))
-        .service(web::resource("/readyz/").route(web::get().to(health::readyz)))
+        .service(
+            web::resource("/healthz/").route(web::get().to(health::healthz)).route(web::head().to(health::healthz)),
+        )
+        .service(web::resource("/readyz/").route(web::get().to(health::readyz)).route(web::head().to(health::readyz)))
         .service(
             web::resource("/auth/token/")
                 .route(web::post().to(token::issue))
@@ -122,48 +126,57 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/taxii2/")
                 .route(web::get().to(discovery::discovery))
+                .route(web::head().to(discovery::discovery))
                 .default_service(web::to(not_allowed(get))),
         )
         .service(
             web::resource("/{root}/")
                 .route(web::get().to(discovery::api_root_information))
+                .route(web::head().to(discovery::api_root_information))
                 .default_service(web::to(not_allowed(get))),
         )
         .service(
             web::resource("/{root}/status/{status_id}/")
                 .route(web::get().to(status::get))
+                .route(web::head().to(status::get))
                 .default_service(web::to(not_allowed(get))),
         )
         .service(
             web::resource("/{root}/collections/")
                 .route(web::get().to(collections::list))
+                .route(web::head().to(collections::list))
                 .default_service(web::to(not_allowed(get))),
         )
         .service(
             web::resource("/{root}/collections/{collection}/")
                 .route(web::get().to(collections::get))
+                .route(web::head().to(collections::get))
                 .default_service(web::to(not_allowed(get))),
         )
         .service(
             web::resource("/{root}/collections/{collection}/manifest/")
                 .route(web::get().to(objects::get_manifest))
+                .route(web::head().to(objects::get_manifest))
                 .default_service(web::to(not_allowed(get))),
         )
         .service(
             web::resource("/{root}/collections/{collection}/objects/")
                 .route(web::get().to(objects::get_objects))
+                .route(web::head().to(objects::get_objects))
                 .route(web::post().to(objects::add_objects))
                 .default_service(web::to(not_allowed("GET, HEAD, POST"))),
         )
         .service(
             web::resource("/{root}/collections/{collection}/objects/{object_id}/")
                 .route(web::get().to(objects::get_object))
+                .route(web::head().to(objects::get_object))
                 .route(web::delete().to(objects::delete_object))
                 .default_service(web::to(not_allowed("GET, HEAD, DELETE"))),
         )
         .service(
             web::resource("/{root}/collections/{collection}/objects/{object_id}/versions/")
                 .route(web::get().to(objects::get_versions))
+                .route(web::head().to(objects::get_versions))
                 .default_service(web::to(not_allowed(get))),
         )
         .default_service(web::to(unknown_path));
