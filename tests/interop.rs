@@ -9,27 +9,10 @@ use common::start;
 use taxii_hub::provision::{apply_with_env, ProvisionFile};
 
 fn python() -> String {
-    let python = std::env::var("TAXII_HUB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python).args(["-c", "import taxii2client"]).output();
-    assert!(
-        probe.as_ref().is_ok_and(|o| o.status.success()),
-        "the interop tests need the Python package taxii2-client: run scripts/test (it installs it), \
-         or set TAXII_HUB_PYTHON to an interpreter that has it ({python} could not import it)"
-    );
-    python
+    common::python::python("taxii2client", "taxii2-client")
 }
 
-fn run_script(python: String, args: Vec<String>) -> std::process::Output {
-    // requests lets these variables override the `verify=` a client passes (psf/requests#3829).
-    Command::new(python)
-        .args(args)
-        .env_remove("REQUESTS_CA_BUNDLE")
-        .env_remove("CURL_CA_BUNDLE")
-        .output()
-        .expect("python runs")
-}
-
-use std::process::Command;
+use common::python::run_script;
 
 #[tokio::test]
 async fn taxii2_client_full_session() {

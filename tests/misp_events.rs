@@ -10,29 +10,18 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
+use common::python::{python, run_script};
 use common::world::{audience, sharing_world, visible_ids, ROLES};
 use common::*;
 use serde_json::Value;
 use taxii_hub::domain::tlp::Tlp;
 
-fn python() -> String {
-    let python = std::env::var("TAXII_HUB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python).args(["-c", "import taxii2client, pymisp, misp_stix_converter"]).output();
-    assert!(
-        probe.as_ref().is_ok_and(|o| o.status.success()),
-        "the MISP tests need the Python packages taxii2-client, pymisp and misp-stix: run scripts/test (it installs \
-         them), or set TAXII_HUB_PYTHON to an interpreter that has them ({python} could not import them)"
-    );
-    python
-}
-
 #[tokio::test]
 async fn misp_events_are_shared_exactly_as_their_tags_say() {
     let mut hub = start().await;
     let world = sharing_world(&mut hub).await;
-    let python = python();
+    let python = python("taxii2client, pymisp, misp_stix_converter", "taxii2-client, pymisp and misp-stix");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/misp_events.py").to_string();
     let args = vec![
         script,
@@ -43,16 +32,7 @@ async fn misp_events_are_shared_exactly_as_their_tags_say() {
         hub.collections["intel"].clone(),
         world.recipient_identity.clone(),
     ];
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args(args)
-            .env_remove("REQUESTS_CA_BUNDLE")
-            .env_remove("CURL_CA_BUNDLE")
-            .output()
-            .expect("python runs")
-    })
-    .await
-    .unwrap();
+    let out = tokio::task::spawn_blocking(move || run_script(python, args)).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "misp_events.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 

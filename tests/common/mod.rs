@@ -13,6 +13,7 @@ use taxii_hub::domain::model::{Membership, NewAccount, NewCollection, NewOrganis
 use taxii_hub::http::auth::hash_password;
 use taxii_hub::storage::SharedStorage;
 
+pub mod python;
 pub mod world;
 
 pub const TAXII: &str = "application/taxii+json;version=2.1";

@@ -288,10 +288,11 @@ pub async fn add_objects(
         .parsers
         .run(move || {
             envelope::parse(&body, custom).map(|parsed| {
-                if effective_tlp::refs_to_look_up(&parsed).is_empty() && !effective_tlp::needs_readers(&parsed) {
+                let lookup = effective_tlp::refs_to_look_up(&parsed);
+                if lookup.is_empty() && !effective_tlp::needs_readers(&parsed) {
                     Ok(effective_tlp::resolve(parsed, &HashMap::new(), &HashMap::new(), rules))
                 } else {
-                    Err(parsed)
+                    Err((parsed, lookup))
                 }
             })
         })
@@ -299,7 +300,7 @@ pub async fn add_objects(
         .ok_or_else(|| ApiError::Internal("the envelope parser failed".into()))??;
     let resolution = match parsed {
         Ok(resolution) => resolution,
-        Err(parsed) => resolve_tlp(&state, &caller, &collection, parsed).await?,
+        Err((parsed, lookup)) => resolve_tlp(&state, &caller, &collection, parsed, lookup).await?,
     };
     let status = state
         .storage
@@ -332,8 +333,8 @@ pub async fn add_objects(
     Ok(taxii_response(StatusCode::ACCEPTED).body(body))
 }
 
-/// The effective TLP of each object of the envelope (see `domain::effective_tlp`), with the
-/// collection's stored marking-definitions and readers fetched only when the envelope needs them.
+/// The effective TLP of each object of the envelope (see `domain::effective_tlp`), for an
+/// envelope that needs the stored marking-definitions among `lookup` or the collection's readers.
 /// Stored definitions count only when the producer's own organisation stored them: another
 /// partner's definition under the same id must not decide what this producer's marking means,
 /// and nobody learns from a status which definitions others stored.
@@ -342,8 +343,8 @@ async fn resolve_tlp(
     caller: &Caller,
     collection: &Collection,
     parsed: envelope::ParsedEnvelope,
+    lookup: Vec<String>,
 ) -> Result<Resolution, ApiError> {
-    let lookup = effective_tlp::refs_to_look_up(&parsed);
     let mut stored = HashMap::new();
     // In chunks: an envelope may name more unknown markings than a statement takes parameters.
     for chunk in lookup.chunks(500) {
