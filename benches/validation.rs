@@ -89,7 +89,13 @@ fn main() {
     let bytes: usize = raws.iter().map(String::len).sum();
     // Sanity: the whole envelope path accepts every object.
     let sample = json!({ "objects": &objects[..10] }).to_string();
-    assert_eq!(envelope::parse(sample.as_bytes(), CustomContent::Allow).unwrap().accepted.len(), 10);
+    assert_eq!(
+        envelope::parse(sample.as_bytes(), CustomContent::Allow, taxii_hub::domain::envelope::DEFAULT_MAX_OBJECTS)
+            .unwrap()
+            .accepted
+            .len(),
+        10
+    );
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let hub = support::HubProcess::start(&rt);

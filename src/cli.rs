@@ -61,6 +61,7 @@ pub async fn account(storage: &SharedStorage, action: AccountAction) -> Result<(
                     redistributes,
                     cert_fingerprint: None,
                     cert_subject: None,
+                    cert_issuer: None,
                 })
                 .await?;
             let (_, key) = crate::directory::issue_api_key(storage, id, Some("cli"), None, false).await?;

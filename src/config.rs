@@ -15,7 +15,36 @@ pub struct Config {
     pub storage: StorageConfig,
     pub taxii: TaxiiConfig,
     pub auth: AuthConfig,
+    pub uploads: UploadConfig,
     pub log: LogConfig,
+}
+
+/// Limits on envelopes being received, so uploads cannot exhaust memory or connections.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadConfig {
+    /// Uploads being received at once across the hub; more are answered 429.
+    pub max_concurrent: usize,
+    /// Uploads one account may have in flight at once.
+    pub max_concurrent_per_account: usize,
+    /// How long an upload waits for a slot before it is answered 429.
+    pub slot_wait_seconds: u64,
+    /// A body that sends nothing for this long is answered 408 and its connection closed.
+    pub idle_timeout_seconds: u64,
+    /// A body must be complete within this long.
+    pub body_timeout_seconds: u64,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            max_concurrent: 64,
+            max_concurrent_per_account: 8,
+            slot_wait_seconds: 10,
+            idle_timeout_seconds: 30,
+            body_timeout_seconds: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +54,10 @@ pub struct ServerConfig {
     pub listen: String,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// Addresses of TCP load balancers that send a PROXY protocol v2 header (haproxy
+    /// `send-proxy-v2`) on each connection; sign-in limits then apply to the client address the
+    /// header states. Connections from other addresses are taken as they come. Empty = off.
+    pub proxy_protocol_from: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,12 +103,19 @@ pub struct TaxiiConfig {
     pub contact: Option<String>,
     /// Path of the API root advertised as `default` in discovery.
     pub default_api_root: Option<String>,
+    /// The hub's public address, e.g. `https://taxii.cert.example:8443`: discovery's URLs start
+    /// with it. Unset: the request's `Host` header (never `X-Forwarded-Host`).
+    pub public_url: Option<String>,
     /// Largest POST body accepted, in bytes, unless an API root sets its own.
     pub max_content_length: usize,
     /// Page size when the client gives no `limit`.
     pub default_page_size: usize,
     /// Largest page served; larger `limit` values are reduced to it.
     pub max_page_size: usize,
+    /// Most objects one envelope may hold; a larger one is refused whole (413).
+    pub max_envelope_objects: usize,
+    /// Most failure entries a status lists; `failure_count` still counts them all.
+    pub max_status_failures: usize,
     pub api_roots: Vec<ApiRootConfig>,
 }
 
@@ -108,6 +148,11 @@ pub struct AuthConfig {
     pub failed_logins_burst: u32,
     /// …and the seconds it takes to earn one more attempt.
     pub failed_logins_refill_seconds: u64,
+    /// Failed sign-ins allowed per client address, whatever the usernames, before password
+    /// sign-ins from it that are not already verified wait (valid API keys are not affected).
+    pub failed_logins_per_address_burst: u32,
+    /// Password checks (argon2) one client address may have running at once; more wait.
+    pub password_checks_per_address: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,7 +166,7 @@ pub struct LogConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: "127.0.0.1:8443".into(), workers: 0 }
+        ServerConfig { listen: "127.0.0.1:8443".into(), workers: 0, proxy_protocol_from: Vec::new() }
     }
 }
 
@@ -157,9 +202,12 @@ impl Default for TaxiiConfig {
             description: Some("National threat-information-sharing hub".into()),
             contact: None,
             default_api_root: Some("hub".into()),
+            public_url: None,
             max_content_length: 10 * 1024 * 1024,
             default_page_size: 1000,
             max_page_size: 10_000,
+            max_envelope_objects: crate::domain::envelope::DEFAULT_MAX_OBJECTS,
+            max_status_failures: 1_000,
             api_roots: vec![ApiRootConfig {
                 path: "hub".into(),
                 title: "Threat sharing".into(),
@@ -180,6 +228,8 @@ impl Default for AuthConfig {
             token_key_file: None,
             failed_logins_burst: 10,
             failed_logins_refill_seconds: 30,
+            failed_logins_per_address_burst: 50,
+            password_checks_per_address: 2,
         }
     }
 }
@@ -235,6 +285,16 @@ impl Config {
             if !self.taxii.api_roots.iter().any(|r| &r.path == default) {
                 return bad(format!("taxii.default_api_root '{default}' is not in taxii.api_roots"));
             }
+        }
+        if let Some(url) = &self.taxii.public_url {
+            let rest = url.strip_prefix("https://").unwrap_or("");
+            let host = rest.trim_end_matches('/');
+            if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+                return bad(format!("taxii.public_url '{url}': give https://host[:port], nothing more"));
+            }
+        }
+        if self.taxii.max_envelope_objects == 0 || self.taxii.max_status_failures == 0 {
+            return bad("taxii.max_envelope_objects and taxii.max_status_failures must be at least 1".into());
         }
         if self.taxii.default_page_size == 0 || self.taxii.max_page_size < self.taxii.default_page_size {
             return bad("taxii.default_page_size must be ≥ 1 and ≤ taxii.max_page_size".into());

@@ -17,6 +17,33 @@ pub fn check_api_key_days(days: Option<u32>) -> Result<(), String> {
     }
 }
 
+/// The longest subject or issuer name a certificate mapping may hold.
+const MAX_NAME_LEN: usize = 1024;
+
+/// Checks a client-certificate subject mapping: a subject and the issuing CA's subject, both
+/// or neither, each as the hub renders certificate names (`CN=…, O=…`, values escaped as
+/// RFC 4514 asks). A subject alone would let any CA in the trust bundle mint a matching
+/// certificate, so it is refused.
+pub fn check_subject_mapping(subject: Option<&str>, issuer: Option<&str>) -> Result<(), String> {
+    match (subject, issuer) {
+        (None, None) => Ok(()),
+        (Some(_), None) => {
+            Err("cert_subject needs cert_issuer: the subject of the CA that issues the certificate".into())
+        }
+        (None, Some(_)) => Err("cert_issuer is only meaningful with cert_subject".into()),
+        (Some(s), Some(i)) => {
+            for (field, name) in [("cert_subject", s), ("cert_issuer", i)] {
+                if name.trim().is_empty() || name.len() > MAX_NAME_LEN || !name.contains('=') {
+                    return Err(format!(
+                        "{field} must be a distinguished name such as 'CN=feed, O=CERT.PT' (at most {MAX_NAME_LEN} bytes)"
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Issues a new API key for an account, optionally revoking its other keys (rotation).
 /// Returns the key's id and the key itself, which is never stored and must be shown once.
 pub async fn issue_api_key(

@@ -4,6 +4,7 @@
 //! STIX handling, TAXII semantics) → [`storage`] (one trait; SQLite by default).
 
 pub mod app;
+pub mod certificate_names;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -102,6 +102,7 @@ pub struct AccountSpec {
     pub password_hash: Option<String>,
     pub cert_fingerprint: Option<String>,
     pub cert_subject: Option<String>,
+    pub cert_issuer: Option<String>,
 }
 
 impl ProvisionFile {
@@ -340,6 +341,8 @@ pub async fn apply_with_env(
         let role = Role::parse(&spec.role)
             .ok_or_else(|| ProvisionError::Invalid(format!("account '{}': role '{}'", spec.username, spec.role)))?;
         let fingerprint = spec.cert_fingerprint.as_ref().map(|f| f.to_ascii_lowercase());
+        crate::directory::check_subject_mapping(spec.cert_subject.as_deref(), spec.cert_issuer.as_deref())
+            .map_err(|e| ProvisionError::Invalid(format!("account '{}': {e}", spec.username)))?;
         match storage.account_by_username(&spec.username).await? {
             None => {
                 let password_hash = match &secret {
@@ -356,6 +359,7 @@ pub async fn apply_with_env(
                         redistributes: spec.redistributes,
                         cert_fingerprint: fingerprint,
                         cert_subject: spec.cert_subject.clone(),
+                        cert_issuer: spec.cert_issuer.clone(),
                     })
                     .await?;
                 if spec.disabled {
@@ -385,6 +389,7 @@ pub async fn apply_with_env(
                     password_hash,
                     cert_fingerprint: (a.cert_fingerprint != fingerprint).then(|| fingerprint.clone()),
                     cert_subject: (a.cert_subject != spec.cert_subject).then(|| spec.cert_subject.clone()),
+                    cert_issuer: (a.cert_issuer != spec.cert_issuer).then(|| spec.cert_issuer.clone()),
                 };
                 let changed = [
                     update.role.is_some(),
@@ -393,6 +398,7 @@ pub async fn apply_with_env(
                     update.password_hash.is_some(),
                     update.cert_fingerprint.is_some(),
                     update.cert_subject.is_some(),
+                    update.cert_issuer.is_some(),
                 ];
                 if changed.iter().any(|c| *c) {
                     storage.update_account(a.id, update).await?;

@@ -150,11 +150,6 @@ pub fn server_config_with_clients(
         .map_err(|e| TlsError::Invalid(format!("certificate and key do not fit together: {e}")))
 }
 
-/// The subject DN of a DER certificate as x509-parser renders it (e.g. `CN=cert-pt-feed, O=CERT.PT`).
-pub fn certificate_subject(der: &[u8]) -> Option<String> {
-    x509_parser::parse_x509_certificate(der).ok().map(|(_, cert)| cert.subject().to_string())
-}
-
 /// A client certificate signed by `ca`'s key, for tests and for operators who run their own CA.
 pub fn client_certificate(
     common_name: &str,

@@ -125,23 +125,26 @@ async fn bearer_tokens_and_every_way_a_token_can_be_wrong() {
         std::time::Duration::from_secs(60),
     )
     .unwrap();
-    let (foreign, _) = other.issue(1).unwrap();
+    let (foreign, _) = other.issue(1, "b").unwrap();
     assert_taxii_error(bearer(&foreign).await.unwrap(), 401).await;
     let pkcs8 = hub.storage.shared_secret("token_ed25519_pkcs8", Vec::new).await.unwrap();
     let wrong_aud =
         JwtKeys::from_pkcs8(&pkcs8, "taxii-hub", "someone-else", std::time::Duration::from_secs(60)).unwrap();
-    let account: i64 = serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap()["sub"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_taxii_error(bearer(&wrong_aud.issue(account).unwrap().0).await.unwrap(), 401).await;
+    let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    let account: i64 = payload["sub"].as_str().unwrap().parse().unwrap();
+    let binding = payload["bnd"].as_str().unwrap().to_string();
+    assert_taxii_error(bearer(&wrong_aud.issue(account, &binding).unwrap().0).await.unwrap(), 401).await;
     let right = JwtKeys::from_pkcs8(&pkcs8, "taxii-hub", "taxii-hub", std::time::Duration::from_secs(60)).unwrap();
-    assert_eq!(bearer(&right.issue(account).unwrap().0).await.unwrap().status(), 200, "same key, right claims");
+    assert_eq!(
+        bearer(&right.issue(account, &binding).unwrap().0).await.unwrap().status(),
+        200,
+        "same key, right claims"
+    );
+    assert_taxii_error(bearer(&right.issue(account, "another-binding").unwrap().0).await.unwrap(), 401).await;
     let key = jsonwebtoken::EncodingKey::from_ed_der(&pkcs8);
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
-        &json!({"sub": account.to_string(), "iss": "taxii-hub", "aud": "taxii-hub", "iat": now() - 3600, "exp": now() - 600, "jti": "x"}),
+        &json!({"sub": account.to_string(), "iss": "taxii-hub", "aud": "taxii-hub", "iat": now() - 3600, "exp": now() - 600, "jti": "x", "bnd": binding}),
         &key,
     )
     .unwrap();
@@ -202,6 +205,7 @@ async fn client_certificates_map_to_accounts() {
             redistributes: false,
             cert_fingerprint: Some(fingerprint),
             cert_subject: None,
+            cert_issuer: None,
         })
         .await
         .unwrap();

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use taxii_hub::domain::model::OrganisationKind;
 use taxii_hub::storage::StorageOptions;
 
 #[tokio::test]
@@ -56,6 +57,10 @@ async fn sqlite_hub_moves_to_postgres_without_losing_anything() {
     let copy = rusqlite::Connection::open(&backup).unwrap();
     let n: i64 = copy.query_row("SELECT COUNT(*) FROM objects", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 31);
+
+    // The newest organisation, deleted: its id stays used up on PostgreSQL too.
+    let (gone, _) = hub.add_org("short-lived", OrganisationKind::Partner).await;
+    hub.storage.delete_organisation(gone).await.unwrap();
 
     hub.hub.take().unwrap().stop();
     let schema = format!("m_{}", uuid::Uuid::new_v4().simple());
@@ -108,6 +113,8 @@ async fn sqlite_hub_moves_to_postgres_without_losing_anything() {
     .await;
     assert_eq!(code, 200, "{page2}");
     assert_eq!(ids_of(&page2), ids_of(&json!({ "objects": objects[10..20] })));
+    let (after, _) = hub.add_org("after-migration", OrganisationKind::Partner).await;
+    assert!(after > gone, "organisation id {gone} came back as {after} after the migration");
     // New objects continue after the migrated ones.
     hub.add("alpha", "shared", &[indicator(500, "2024-01-01T00:00:00.000Z")]).await;
     assert_eq!(manifest(&hub, "alpha").await.as_array().unwrap().len(), 32);

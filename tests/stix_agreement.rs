@@ -14,7 +14,7 @@ use taxii_hub::domain::validation::CustomContent;
 
 fn hub_verdict(object: &Value) -> (bool, String) {
     let body = json!({ "objects": [object] }).to_string();
-    match envelope::parse(body.as_bytes(), CustomContent::Allow) {
+    match envelope::parse(body.as_bytes(), CustomContent::Allow, taxii_hub::domain::envelope::DEFAULT_MAX_OBJECTS) {
         Ok(p) if p.rejected.is_empty() => (true, String::new()),
         Ok(p) => (false, p.rejected[0].message.clone().unwrap_or_default()),
         Err(e) => (false, e.to_string()),

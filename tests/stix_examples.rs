@@ -47,7 +47,12 @@ fn every_oasis_example_and_interop_object_validates() {
             for obj in objects_in(&file) {
                 total += 1;
                 let body = serde_json::json!({ "objects": [obj] }).to_string();
-                let parsed = envelope::parse(body.as_bytes(), CustomContent::Allow).unwrap();
+                let parsed = envelope::parse(
+                    body.as_bytes(),
+                    CustomContent::Allow,
+                    taxii_hub::domain::envelope::DEFAULT_MAX_OBJECTS,
+                )
+                .unwrap();
                 for r in parsed.rejected {
                     refused.push(format!("{}: {} {}", file.display(), r.id, r.message.unwrap_or_default()));
                 }

@@ -80,6 +80,7 @@ impl HubProcess {
                         redistributes: false,
                         cert_fingerprint: None,
                         cert_subject: None,
+                        cert_issuer: None,
                     })
                     .await
                     .unwrap();

@@ -181,6 +181,15 @@ pub struct Resolution {
     pub refused: Vec<StatusDetail>,
 }
 
+/// Orders an envelope's objects for storage from the least to the most restricted (stably, so
+/// objects of one level keep the producer's order). Objects of one envelope get consecutive
+/// `date_added` values; in this order what a reader may see of an envelope is one unbroken run
+/// at its start, so the gaps between the values it sees do not count the objects hidden from it.
+/// (TLP:RED objects for different recipients are the exception: they sort by recipient set.)
+pub fn order_for_storage(accepted: &mut [ResolvedObject]) {
+    accepted.sort_by(|a, b| (a.level.tlp.rank(), &a.level.recipients).cmp(&(b.level.tlp.rank(), &b.level.recipients)));
+}
+
 /// Marking refs of the envelope that are neither standard TLP ids nor defined in the envelope:
 /// the collection's stored marking-definitions are looked up for these.
 pub fn refs_to_look_up(parsed: &ParsedEnvelope) -> Vec<String> {

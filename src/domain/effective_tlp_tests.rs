@@ -41,7 +41,12 @@ fn run(objects: &[Value], unknown: UnknownMarking) -> Resolution {
 
 fn run_with(objects: &[Value], stored: &HashMap<String, MarkingMeaning>, unknown: UnknownMarking) -> Resolution {
     let body = json!({ "objects": objects }).to_string();
-    resolve(parse(body.as_bytes(), CustomContent::Allow).unwrap(), stored, &readers(), rules(unknown))
+    resolve(
+        parse(body.as_bytes(), CustomContent::Allow, crate::domain::envelope::DEFAULT_MAX_OBJECTS).unwrap(),
+        stored,
+        &readers(),
+        rules(unknown),
+    )
 }
 
 fn level_of(r: &Resolution, id: &Value) -> Option<Level> {

@@ -3,7 +3,6 @@
 
 use super::json::Json;
 use super::markings::{self, Marks};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::model::StatusDetail;
@@ -43,23 +42,103 @@ pub struct ParsedEnvelope {
     pub refused_containers: Vec<(String, Vec<String>)>,
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    objects: Option<Vec<&'a RawValue>>,
+/// The most objects one envelope may hold unless the configuration says otherwise.
+pub const DEFAULT_MAX_OBJECTS: usize = 10_000;
+
+/// Reads an envelope's `objects` list, stopping at the first entry past `max` (so a body of a
+/// million tiny entries costs no more than one of `max`) and at the first entry that is not an
+/// object: such an envelope is refused whole, with one error, not answered entry by entry.
+struct ObjectList<'c> {
+    max: usize,
+    too_many: &'c std::cell::Cell<bool>,
+    not_an_object: &'c std::cell::Cell<Option<usize>>,
 }
 
-pub fn parse(body: &[u8], custom: CustomContent) -> Result<ParsedEnvelope, DomainError> {
+impl<'de> serde::de::DeserializeSeed<'de> for ObjectList<'_> {
+    type Value = Vec<&'de RawValue>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ObjectList<'_> {
+    type Value = Vec<&'de RawValue>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of STIX objects")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut objects = Vec::new();
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            if objects.len() == self.max {
+                self.too_many.set(true);
+                return Err(serde::de::Error::custom("too many objects"));
+            }
+            if !raw.get().starts_with('{') {
+                self.not_an_object.set(Some(objects.len()));
+                return Err(serde::de::Error::custom("not an object"));
+            }
+            objects.push(raw);
+        }
+        Ok(objects)
+    }
+}
+
+/// The envelope object: `objects` through [`ObjectList`], every other member skipped.
+struct EnvelopeSeed<'c>(ObjectList<'c>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for EnvelopeSeed<'_> {
+    type Value = Option<Vec<&'de RawValue>>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EnvelopeSeed<'_> {
+    type Value = Option<Vec<&'de RawValue>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a TAXII envelope")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let list = self.0;
+        let mut objects = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "objects" && objects.is_none() {
+                objects = Some(map.next_value_seed(ObjectList {
+                    max: list.max,
+                    too_many: list.too_many,
+                    not_an_object: list.not_an_object,
+                })?);
+            } else if key == "objects" {
+                return Err(serde::de::Error::custom("the envelope has two 'objects' members"));
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(objects)
+    }
+}
+
+/// Parses and checks an envelope of at most `max_objects` objects.
+pub fn parse(body: &[u8], custom: CustomContent, max_objects: usize) -> Result<ParsedEnvelope, DomainError> {
     let text = std::str::from_utf8(body).map_err(|_| DomainError::BadJson("the request body is not UTF-8".into()))?;
-    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|e| {
-        if e.is_data() {
+    let (too_many, not_an_object) = (std::cell::Cell::new(false), std::cell::Cell::new(None));
+    let seed = EnvelopeSeed(ObjectList { max: max_objects, too_many: &too_many, not_an_object: &not_an_object });
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let envelope = serde::de::DeserializeSeed::deserialize(seed, &mut reader).and_then(|e| reader.end().map(|_| e));
+    let objects = envelope.map_err(|e| {
+        if too_many.get() {
+            DomainError::TooManyObjects(max_objects)
+        } else if let Some(index) = not_an_object.get() {
+            DomainError::BadEnvelope(format!(
+                "objects[{index}] is not a JSON object: every entry of an envelope must be a STIX object"
+            ))
+        } else if e.is_data() {
             DomainError::BadEnvelope(format!("the body is not a TAXII envelope: {e}"))
         } else {
             DomainError::BadJson(format!("the body is not valid JSON: {e}"))
         }
     })?;
-    let objects =
-        envelope.objects.ok_or_else(|| DomainError::BadEnvelope("the envelope has no 'objects' list".into()))?;
+    let objects = objects.ok_or_else(|| DomainError::BadEnvelope("the envelope has no 'objects' list".into()))?;
     let mut accepted = Vec::with_capacity(objects.len());
     let mut rejected = Vec::new();
     let mut refused_containers = Vec::new();
@@ -173,7 +252,7 @@ mod tests {
     #[test]
     fn keeps_raw_bytes_and_reads_version() {
         let body = format!("{{\"objects\": [ {IND} ]}}");
-        let p = parse(body.as_bytes(), CustomContent::Allow).unwrap();
+        let p = parse(body.as_bytes(), CustomContent::Allow, DEFAULT_MAX_OBJECTS).unwrap();
         assert_eq!(p.accepted.len(), 1);
         assert_eq!(p.accepted[0].raw, IND);
         assert_eq!(p.accepted[0].version, Some(timestamp::parse("2016-04-06T20:03:48.000Z", Zone::UtcOnly).unwrap()));
@@ -182,17 +261,17 @@ mod tests {
     #[test]
     fn rejects_objects_one_by_one() {
         let body = format!(
-            r#"{{"objects":[{IND}, 5, {{"type":"indicator","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","spec_version":"2.1"}},
+            r#"{{"objects":[{IND}, {{"type":"indicator","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","spec_version":"2.1"}},
                {{"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z"}},
                {{"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","spec_version":"2.1","created":"2016-04-06"}}]}}"#
         );
-        let p = parse(body.as_bytes(), CustomContent::Allow).unwrap();
+        let p = parse(body.as_bytes(), CustomContent::Allow, DEFAULT_MAX_OBJECTS).unwrap();
         assert_eq!(p.accepted.len(), 1);
         let messages: Vec<String> = p.rejected.iter().map(|d| d.message.clone().unwrap()).collect();
-        assert_eq!(messages.len(), 4, "{messages:?}");
-        assert!(messages[1].contains("indicator.id"));
-        assert!(messages[2].contains("STIX 2.0"));
-        assert!(messages[3].contains("indicator.created"));
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].contains("indicator.id"));
+        assert!(messages[1].contains("STIX 2.0"));
+        assert!(messages[2].contains("indicator.created"));
     }
 
     #[test]
@@ -206,7 +285,7 @@ mod tests {
            "x_taxii_hub_recipients":["malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]},
           {"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","is_family":false,
            "object_marking_refs":"not-a-list"}]}"#;
-        let p = parse(body.as_bytes(), CustomContent::Allow).unwrap();
+        let p = parse(body.as_bytes(), CustomContent::Allow, DEFAULT_MAX_OBJECTS).unwrap();
         assert_eq!(p.accepted.len(), 1);
         assert_eq!(
             p.accepted[0].marks.marking_refs,
@@ -222,10 +301,30 @@ mod tests {
 
     #[test]
     fn envelope_errors() {
-        assert!(parse(b"not json", CustomContent::Allow).is_err());
-        assert!(parse(b"[1,2]", CustomContent::Allow).is_err());
-        assert!(parse(b"{\"more\":false}", CustomContent::Allow).is_err());
-        assert!(parse(b"{\"objects\":{}}", CustomContent::Allow).is_err());
-        assert!(parse(&[0xff, 0xfe], CustomContent::Allow).is_err());
+        assert!(parse(b"not json", CustomContent::Allow, DEFAULT_MAX_OBJECTS).is_err());
+        assert!(parse(b"[1,2]", CustomContent::Allow, DEFAULT_MAX_OBJECTS).is_err());
+        assert!(parse(b"{\"more\":false}", CustomContent::Allow, DEFAULT_MAX_OBJECTS).is_err());
+        assert!(parse(b"{\"objects\":{}}", CustomContent::Allow, DEFAULT_MAX_OBJECTS).is_err());
+        assert!(parse(&[0xff, 0xfe], CustomContent::Allow, DEFAULT_MAX_OBJECTS).is_err());
+        assert!(parse(b"{\"objects\":[]} trailing", CustomContent::Allow, DEFAULT_MAX_OBJECTS).is_err());
+        assert!(parse(b"{\"objects\":[],\"objects\":[]}", CustomContent::Allow, DEFAULT_MAX_OBJECTS).is_err());
+        assert!(parse(b"{\"more\":[1,{\"a\":2}],\"objects\":[]}", CustomContent::Allow, DEFAULT_MAX_OBJECTS).is_ok());
+    }
+
+    /// An envelope of many non-objects is one error, not one failure entry each.
+    #[test]
+    fn an_envelope_entry_that_is_not_an_object_refuses_the_envelope() {
+        let body = format!("{{\"objects\":[{IND},{}1]}}", "1,".repeat(1000));
+        match parse(body.as_bytes(), CustomContent::Allow, DEFAULT_MAX_OBJECTS) {
+            Err(DomainError::BadEnvelope(m)) => assert!(m.contains("objects[1]"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn more_objects_than_the_limit_refuse_the_envelope() {
+        let body = format!("{{\"objects\":[{IND},{IND},{IND}]}}");
+        assert_eq!(parse(body.as_bytes(), CustomContent::Allow, 3).unwrap().accepted.len(), 3);
+        assert!(matches!(parse(body.as_bytes(), CustomContent::Allow, 2), Err(DomainError::TooManyObjects(2))));
     }
 }

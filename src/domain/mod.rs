@@ -28,4 +28,7 @@ pub enum DomainError {
     /// Well-formed JSON that is not a TAXII envelope.
     #[error("{0}")]
     BadEnvelope(String),
+    /// More objects than one envelope may hold (the limit is the payload).
+    #[error("the envelope holds more than {0} objects; split it into several requests")]
+    TooManyObjects(usize),
 }

@@ -103,7 +103,22 @@ pub struct AccountUpdate {
     pub disabled: Option<bool>,
     pub password_hash: Option<Option<String>>,
     pub cert_fingerprint: Option<Option<String>>,
+    /// A subject mapping is a (subject, issuer) pair: both set, or both cleared.
     pub cert_subject: Option<Option<String>>,
+    pub cert_issuer: Option<Option<String>>,
+}
+
+impl AccountUpdate {
+    /// Whether this change must end the account's access tokens: who it is, what it may do,
+    /// or how it signs in changes.
+    pub fn ends_tokens(&self) -> bool {
+        self.role.is_some()
+            || self.disabled.is_some()
+            || self.password_hash.is_some()
+            || self.cert_fingerprint.is_some()
+            || self.cert_subject.is_some()
+            || self.cert_issuer.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -140,6 +155,10 @@ pub struct AccountRecord {
     pub password_hash: Option<String>,
     pub cert_fingerprint: Option<String>,
     pub cert_subject: Option<String>,
+    pub cert_issuer: Option<String>,
+    /// Random, replaced whenever the account's password, role, certificate or disabled flag
+    /// changes: access tokens carry it, so none outlives such a change or the account itself.
+    pub token_binding: String,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +178,12 @@ pub struct NewAccount {
     pub redistributes: bool,
     pub cert_fingerprint: Option<String>,
     pub cert_subject: Option<String>,
+    pub cert_issuer: Option<String>,
+}
+
+/// A fresh value for `accounts.token_binding`.
+pub fn new_token_binding() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 #[derive(Debug, Clone)]
@@ -292,15 +317,17 @@ impl StatusResource {
         request_timestamp: Micros,
         successes: Vec<StatusDetail>,
         failures: Vec<StatusDetail>,
+        failures_not_listed: usize,
     ) -> Self {
+        let failure_count = failures.len() + failures_not_listed;
         StatusResource {
             id,
             status: "complete",
             request_timestamp: super::timestamp::format_micros(request_timestamp),
-            total_count: successes.len() + failures.len(),
+            total_count: successes.len() + failure_count,
             success_count: successes.len(),
             successes,
-            failure_count: failures.len(),
+            failure_count,
             failures,
             pending_count: 0,
             pendings: vec![],

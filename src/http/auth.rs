@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::cpu_threads::{self, CpuThreads, FreedMemory};
 use super::error::ApiError;
+use super::throttle::{api_key_bucket, client_address, password_bucket};
 use super::AppState;
 use crate::domain::credentials::{api_key_hash, api_key_prefix};
 use crate::domain::model::AccountRecord;
@@ -89,51 +90,6 @@ impl CredentialCache {
     }
 }
 
-/// Slows password and API-key guessing: after `burst` failures for one (client address,
-/// username), further attempts are refused with 429 until the quota refills — before any argon2
-/// work, so guessing cannot burn the hub's CPU either. Behind a TCP load balancer the address is
-/// the balancer's, and the limit is effectively per username.
-pub struct FailureThrottle {
-    failures: governor::DefaultKeyedRateLimiter<String>,
-    blocked: Mutex<HashMap<String, Instant>>,
-}
-
-impl FailureThrottle {
-    /// `burst` failures, refilling one every `refill`.
-    pub fn new(burst: u32, refill: Duration) -> Self {
-        let quota = governor::Quota::with_period(refill)
-            .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
-            // The limiter refuses the failure *after* its capacity, and that one blocks: so a
-            // capacity of burst - 1 blocks right at the burst-th failure.
-            .allow_burst(
-                std::num::NonZeroU32::new(burst.saturating_sub(1).max(1)).unwrap_or(std::num::NonZeroU32::MIN),
-            );
-        FailureThrottle { failures: governor::RateLimiter::keyed(quota), blocked: Mutex::new(HashMap::new()) }
-    }
-
-    fn check(&self, key: &str) -> Result<(), ApiError> {
-        let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
-        match blocked.get(key) {
-            Some(until) if *until > Instant::now() => {
-                Err(ApiError::TooManyRequests(until.saturating_duration_since(Instant::now()).as_secs().max(1)))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn failed(&self, key: &str) {
-        if let Err(not_until) = self.failures.check_key(&key.to_string()) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
-            if blocked.len() > 100_000 {
-                let now = Instant::now();
-                blocked.retain(|_, until| *until > now);
-            }
-            blocked.insert(key.to_string(), Instant::now() + wait);
-        }
-    }
-}
-
 /// A hash of a password nobody has, so unknown users cost as much as known ones.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("taxii-hub timing equaliser").unwrap_or_default());
@@ -190,10 +146,16 @@ fn basic_credentials(value: &str) -> Result<(String, String), ApiError> {
     Ok((user.to_string(), pass.to_string()))
 }
 
-async fn by_password(state: &AppState, username: String, password: String) -> Result<AccountRecord, ApiError> {
+async fn by_password(
+    state: &AppState,
+    address: &str,
+    username: String,
+    password: String,
+) -> Result<AccountRecord, ApiError> {
     let account = state.storage.account_by_username(&username).await?;
     let Some(account) = account.filter(|a| !a.disabled && a.password_hash.is_some()) else {
-        // Spend the same effort as for a real account before refusing.
+        // Spend the same effort, under the same limits, as for a real account before refusing.
+        let _check = state.throttle.start_password_check(address).await?;
         let _turn = state.credentials.argon2_turn().await?;
         let _ = state.credentials.verify(password, DUMMY_HASH.clone()).await;
         return Err(invalid());
@@ -201,6 +163,7 @@ async fn by_password(state: &AppState, username: String, password: String) -> Re
     let hash = account.password_hash.clone().unwrap_or_default();
     let key = CredentialCache::key(&username, &password, &hash);
     if !state.credentials.is_fresh(&key) {
+        let _check = state.throttle.start_password_check(address).await?;
         let _turn = state.credentials.argon2_turn().await?;
         // Requests with the same credentials that queued behind the first check need no own.
         if state.credentials.is_fresh(&key) {
@@ -226,14 +189,22 @@ async fn by_api_key(state: &AppState, username: &str, key: &str, prefix: &str) -
 }
 
 async fn by_bearer(state: &AppState, token: &str) -> Result<AccountRecord, ApiError> {
-    let account_id = state.jwt.verify(token).map_err(|_| unauthenticated("invalid or expired token"))?;
-    usable(state.storage.account(account_id).await?)
+    let subject = state.jwt.verify(token).map_err(|_| unauthenticated("invalid or expired token"))?;
+    let account = state.storage.account(subject.account_id).await?;
+    // The binding changes with the password, role, certificate or disabled flag, and no other
+    // account has it: a token dies with any of these changes, even if an id came back.
+    let bound = account
+        .filter(|a| bool::from(subtle::ConstantTimeEq::ct_eq(a.token_binding.as_bytes(), subject.binding.as_bytes())));
+    usable(bound).map_err(|_| unauthenticated("invalid or expired token"))
 }
 
 async fn by_certificate(state: &AppState, der: &[u8]) -> Result<AccountRecord, ApiError> {
     let fingerprint = hex(&Sha256::digest(der));
-    let subject = crate::tls::certificate_subject(der).unwrap_or_default();
-    let account = state.storage.account_by_certificate(&fingerprint, &subject).await?;
+    // A certificate whose names do not parse can still match by fingerprint; an empty subject
+    // and issuer match no mapping (the columns are NULL or non-empty).
+    let names = crate::certificate_names::certificate_names(der);
+    let (subject, issuer) = names.map(|n| (n.subject, n.issuer)).unwrap_or_default();
+    let account = state.storage.account_by_certificate(&fingerprint, &subject, &issuer).await?;
     usable(account).map_err(|_| unauthenticated("the client certificate is not registered to an account"))
 }
 
@@ -249,18 +220,23 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState, allow_bearer: boo
         let (scheme, rest) = value.split_once(' ').ok_or_else(|| unauthenticated("malformed Authorization header"))?;
         if scheme.eq_ignore_ascii_case("basic") {
             let (user, secret) = basic_credentials(rest)?;
-            let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-            let key = format!("{client}|{user}");
-            state.failures.check(&key)?;
-            let outcome = match api_key_prefix(&secret).map(str::to_string) {
+            let address = client_address(req);
+            // API keys are throttled per key, so bad keys never lock out another key.
+            let prefix = api_key_prefix(&secret).map(str::to_string);
+            let bucket = match &prefix {
+                Some(prefix) => api_key_bucket(prefix),
+                None => password_bucket(&address, &user),
+            };
+            state.throttle.check_credential(&bucket)?;
+            let outcome = match prefix {
                 Some(prefix) => by_api_key(state, &user, &secret, &prefix).await.map(|a| (a, AuthMethod::ApiKey)),
-                None => by_password(state, user, secret).await.map(|a| (a, AuthMethod::Password)),
+                None => by_password(state, &address, user, secret).await.map(|a| (a, AuthMethod::Password)),
             };
             return match outcome {
                 Ok((account, method)) => Ok(Caller { account, method }),
                 Err(e) => {
                     if matches!(e, ApiError::Unauthenticated(_)) {
-                        state.failures.failed(&key);
+                        state.throttle.failed(&bucket, &address);
                     }
                     Err(e)
                 }

@@ -23,6 +23,9 @@ pub enum ApiError {
     NotAcceptable(String),
     #[error("the request body is larger than the {0} bytes this API root accepts")]
     PayloadTooLarge(usize),
+    /// An envelope over the object limit: 413 like an oversized body, but the body was read.
+    #[error("{0}")]
+    TooManyObjects(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -33,7 +36,13 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("{0}")]
     Unavailable(String),
-    #[error("too many failed sign-ins from this address for this account; retry in {0} s")]
+    /// Too many uploads in flight (for the account or the hub): retry shortly.
+    #[error("{0}")]
+    Busy(String),
+    /// The request body stalled or took too long; the connection is closed.
+    #[error("{0}")]
+    RequestTimeout(String),
+    #[error("too many failed sign-ins; retry in {0} s")]
     TooManyRequests(u64),
     #[error("internal error")]
     Internal(String),
@@ -66,13 +75,14 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) | ApiError::TooManyObjects(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,7 +107,10 @@ impl ResponseError for ApiError {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
             }
-            ApiError::PayloadTooLarge(_) => {
+            ApiError::Busy(_) => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::PayloadTooLarge(_) | ApiError::RequestTimeout(_) => {
                 // The rest of the body is not read, so the connection cannot be reused.
                 resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
@@ -113,6 +126,7 @@ impl From<DomainError> for ApiError {
             DomainError::BadFilter(m) | DomainError::BadCursor(m) => ApiError::BadRequest(m),
             DomainError::BadJson(m) => ApiError::BadRequest(m),
             DomainError::BadEnvelope(m) => ApiError::Unprocessable(m),
+            e @ DomainError::TooManyObjects(_) => ApiError::TooManyObjects(e.to_string()),
         }
     }
 }

@@ -36,6 +36,16 @@ struct Claims {
     iat: u64,
     exp: u64,
     jti: String,
+    /// The account's `token_binding` when the token was issued: a token outlives neither the
+    /// account nor a change to its password, role, certificate or disabled flag.
+    bnd: String,
+}
+
+/// Whom a verified token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSubject {
+    pub account_id: i64,
+    pub binding: String,
 }
 
 /// Signing and verification keys plus the fixed claims every token carries.
@@ -113,7 +123,7 @@ impl JwtKeys {
             audience: audience.to_owned(),
             ttl,
         };
-        let (probe, _) = keys.issue(0).map_err(|e| JwtError::Key(format!("key cannot sign: {e}")))?;
+        let (probe, _) = keys.issue(0, "probe").map_err(|e| JwtError::Key(format!("key cannot sign: {e}")))?;
         keys.verify(&probe).map_err(|e| JwtError::Key(format!("key cannot verify its own token: {e}")))?;
         Ok(keys)
     }
@@ -147,7 +157,7 @@ impl JwtKeys {
     /// Issues a token for account id `account_id` (claim `sub` = id as a decimal string), with iat,
     /// exp, iss, aud, jti (uuid v4). Returns the token and its lifetime in seconds, as
     /// `expires_in` wants it.
-    pub fn issue(&self, account_id: i64) -> Result<(String, u64), JwtError> {
+    pub fn issue(&self, account_id: i64, binding: &str) -> Result<(String, u64), JwtError> {
         let iat = now_secs()?;
         let expires_in = self.ttl.as_secs();
         let exp =
@@ -159,6 +169,7 @@ impl JwtKeys {
             iat,
             exp,
             jti: uuid::Uuid::new_v4().to_string(),
+            bnd: binding.to_string(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)
             .map_err(|e| JwtError::Key(format!("signing failed: {e}")))?;
@@ -169,7 +180,7 @@ impl JwtKeys {
     /// leeway beyond 30 s), iss, aud, and that sub parses as i64; returns the account id.
     ///
     /// The error text names the reason; it is meant for logs, not for the client.
-    pub fn verify(&self, token: &str) -> Result<i64, JwtError> {
+    pub fn verify(&self, token: &str) -> Result<TokenSubject, JwtError> {
         refuse_critical_extensions(token)?;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| JwtError::Invalid(e.to_string()))?;
@@ -179,7 +190,7 @@ impl JwtKeys {
         if id.to_string() != sub {
             return Err(JwtError::Invalid("sub is not an account id".into()));
         }
-        Ok(id)
+        Ok(TokenSubject { account_id: id, binding: data.claims.bnd })
     }
 }
 
@@ -221,7 +232,7 @@ mod tests {
     /// Claims that `verify` accepts; each negative test changes exactly one thing.
     fn good_claims() -> Value {
         let now = now_secs().expect("clock");
-        json!({ "sub": "42", "iss": ISS, "aud": AUD, "iat": now, "exp": now + 300, "jti": "x" })
+        json!({ "sub": "42", "iss": ISS, "aud": AUD, "iat": now, "exp": now + 300, "jti": "x", "bnd": "b" })
     }
 
     fn sign(keys: &JwtKeys, claims: &Value) -> String {
@@ -234,7 +245,7 @@ mod tests {
 
     /// Asserts an `Invalid` error whose message mentions `reason`, so a test cannot pass because
     /// the token was rejected for some other, accidental reason.
-    fn assert_invalid(result: Result<i64, JwtError>, reason: &str) {
+    fn assert_invalid(result: Result<TokenSubject, JwtError>, reason: &str) {
         match result {
             Err(JwtError::Invalid(msg)) => assert!(msg.contains(reason), "expected {reason:?}, got {msg:?}"),
             other => panic!("expected Invalid({reason}), got {other:?}"),
@@ -244,11 +255,11 @@ mod tests {
     #[test]
     fn round_trip_returns_account_id() {
         let keys = keys();
-        let (token, expires_in) = keys.issue(42).expect("issue");
+        let (token, expires_in) = keys.issue(42, "b1").expect("issue");
         assert_eq!(expires_in, 300);
-        assert_eq!(keys.verify(&token).expect("verify"), 42);
-        let (token, _) = keys.issue(-7).expect("issue");
-        assert_eq!(keys.verify(&token).expect("verify"), -7);
+        assert_eq!(keys.verify(&token).expect("verify"), TokenSubject { account_id: 42, binding: "b1".into() });
+        let (token, _) = keys.issue(-7, "b2").expect("issue");
+        assert_eq!(keys.verify(&token).expect("verify").account_id, -7);
     }
 
     /// Signs header.claims with the key itself, for headers `jsonwebtoken` cannot write.
@@ -265,7 +276,7 @@ mod tests {
         let keys = JwtKeys::from_pkcs8(&der, ISS, AUD, TTL).expect("keys");
         let plain = json!({"alg": "EdDSA", "typ": "JWT"});
         // Control: the same hand-signed token without crit is accepted.
-        assert_eq!(keys.verify(&sign_raw(&der, &plain, &good_claims())).expect("verify"), 42);
+        assert_eq!(keys.verify(&sign_raw(&der, &plain, &good_claims())).expect("verify").account_id, 42);
         let critical = json!({"alg": "EdDSA", "typ": "JWT", "crit": ["exp-ext"], "exp-ext": true});
         assert_invalid(keys.verify(&sign_raw(&der, &critical, &good_claims())), "crit");
     }
@@ -274,13 +285,13 @@ mod tests {
     fn hand_built_good_claims_are_accepted() {
         // Control for the negative tests below: the helpers alone do not cause rejection.
         let keys = keys();
-        assert_eq!(keys.verify(&sign(&keys, &good_claims())).expect("verify"), 42);
+        assert_eq!(keys.verify(&sign(&keys, &good_claims())).expect("verify").account_id, 42);
     }
 
     #[test]
     fn tokens_carry_expected_claims_and_header() {
         let keys = keys();
-        let (token, _) = keys.issue(9).expect("issue");
+        let (token, _) = keys.issue(9, "b").expect("issue");
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
         let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).expect("b64")).expect("json");
@@ -292,7 +303,7 @@ mod tests {
         let (iat, exp) = (claims["iat"].as_u64().expect("iat"), claims["exp"].as_u64().expect("exp"));
         assert_eq!(exp - iat, 300);
         assert!(uuid::Uuid::parse_str(claims["jti"].as_str().expect("jti")).is_ok());
-        let (other, _) = keys.issue(9).expect("issue");
+        let (other, _) = keys.issue(9, "b").expect("issue");
         assert_ne!(token, other, "jti must make every token unique");
     }
 
@@ -316,7 +327,7 @@ mod tests {
         let der = JwtKeys::generate_pkcs8().expect("keygen");
         let here = JwtKeys::from_pkcs8(&der, ISS, AUD, TTL).expect("keys");
         let elsewhere = JwtKeys::from_pkcs8(&der, ISS, "elsewhere", TTL).expect("keys");
-        let (token, _) = elsewhere.issue(42).expect("issue");
+        let (token, _) = elsewhere.issue(42, "b").expect("issue");
         assert_invalid(here.verify(&token), "InvalidAudience");
     }
 
@@ -344,7 +355,7 @@ mod tests {
     fn token_from_another_key_is_rejected() {
         let ours = keys();
         let theirs = keys();
-        let (token, _) = theirs.issue(42).expect("issue");
+        let (token, _) = theirs.issue(42, "b").expect("issue");
         assert_invalid(ours.verify(&token), "InvalidSignature");
     }
 
@@ -355,7 +366,7 @@ mod tests {
         let token = format!("{header}.{}.", b64(&good_claims()));
         assert!(matches!(keys.verify(&token), Err(JwtError::Invalid(_))));
         // Also with a signature copied from a genuine token.
-        let (real, _) = keys.issue(42).expect("issue");
+        let (real, _) = keys.issue(42, "b").expect("issue");
         let sig = real.rsplit('.').next().expect("sig");
         assert!(matches!(keys.verify(&format!("{header}.{}.{sig}", b64(&good_claims()))), Err(JwtError::Invalid(_))));
     }
@@ -375,7 +386,7 @@ mod tests {
     #[test]
     fn tampered_payload_is_rejected() {
         let keys = keys();
-        let (token, _) = keys.issue(42).expect("issue");
+        let (token, _) = keys.issue(42, "b").expect("issue");
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
 
@@ -436,8 +447,8 @@ mod tests {
         let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
         let from_pem = JwtKeys::from_pem(pem.as_bytes(), ISS, AUD, TTL).expect("pem");
         let from_der = JwtKeys::from_pkcs8(&der, ISS, AUD, TTL).expect("der");
-        let (token, _) = from_der.issue(5).expect("issue");
-        assert_eq!(from_pem.verify(&token).expect("verify"), 5);
+        let (token, _) = from_der.issue(5, "b").expect("issue");
+        assert_eq!(from_pem.verify(&token).expect("verify").account_id, 5);
     }
 
     #[test]
@@ -453,8 +464,8 @@ mod tests {
                 0x50, 0x86, 0xaa, 0x30, 0xb6, 0xb6, 0xcb, 0x0c, 0x5c, 0x38, 0xad, 0x70, 0x31, 0x66, 0xe1,
             ])
         );
-        let (token, _) = keys.issue(3).expect("issue");
-        assert_eq!(keys.verify(&token).expect("verify"), 3);
+        let (token, _) = keys.issue(3, "b").expect("issue");
+        assert_eq!(keys.verify(&token).expect("verify").account_id, 3);
     }
 
     #[test]

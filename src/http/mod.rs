@@ -7,7 +7,11 @@ mod cpu_threads;
 pub mod error;
 pub mod jwt;
 pub mod media;
+pub mod proxy_protocol;
 pub mod routes;
+mod slots;
+pub mod throttle;
+pub mod uploads;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -32,9 +36,10 @@ pub struct AppState {
     pub credentials: auth::CredentialCache,
     pub jwt: jwt::JwtKeys,
     pub audit: audit::AuditSink,
-    pub failures: auth::FailureThrottle,
+    pub throttle: throttle::SignInThrottle,
     /// Envelope parsing (with STIX validation), off the HTTP workers.
     pub parsers: cpu_threads::CpuThreads,
+    pub uploads: uploads::UploadSlots,
 }
 
 impl AppState {
@@ -47,13 +52,11 @@ impl AppState {
         let credentials = auth::CredentialCache::new(Duration::from_secs(config.auth.credential_cache_seconds));
         let jwt = token_keys(&config, &storage).await?;
         let audit = audit::AuditSink::start(storage.clone());
-        let failures = auth::FailureThrottle::new(
-            config.auth.failed_logins_burst,
-            Duration::from_secs(config.auth.failed_logins_refill_seconds.max(1)),
-        );
+        let throttle = throttle::SignInThrottle::new(&config.auth);
         let parsers =
             cpu_threads::CpuThreads::start("envelope-parse", cpu_threads::per_core(), cpu_threads::FreedMemory::Keep);
-        Ok(AppState { config, storage, cursor_key, credentials, jwt, audit, failures, parsers })
+        let uploads = uploads::UploadSlots::new(config.uploads.clone());
+        Ok(AppState { config, storage, cursor_key, credentials, jwt, audit, throttle, parsers, uploads })
     }
 }
 
@@ -192,6 +195,16 @@ pub fn server(
     let state = web::Data::new(state);
     let retention = Duration::from_secs(state.config.storage.status_retention_hours * 3600);
     spawn_status_purge(state.clone(), retention);
+    // Behind a PROXY-protocol balancer the server listens on loopback, behind the front.
+    let relayed = proxy_protocol::RelayedClients::default();
+    let listener = if state.config.server.proxy_protocol_from.is_empty() {
+        listener
+    } else {
+        let inner = TcpListener::bind("127.0.0.1:0")?;
+        let trusted = state.config.server.proxy_protocol_from.clone();
+        proxy_protocol::start_front(listener, inner.local_addr()?, trusted, relayed.clone())?;
+        inner
+    };
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -201,7 +214,7 @@ pub fn server(
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(configure)
     })
-    .on_connect(capture_client_certificate)
+    .on_connect(move |conn, data| capture_connection(&relayed, conn, data))
     .shutdown_timeout(10)
     // A 1 MB page otherwise waits ~40 ms on a delayed ACK now and then (Nagle).
     .tcp_nodelay(true);
@@ -211,13 +224,21 @@ pub fn server(
     Ok(server.listen_rustls_0_23(listener, tls)?.run())
 }
 
-/// Keeps the verified client certificate of a TLS connection for the authentication extractor.
-fn capture_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+/// Keeps, for the authentication extractor, the verified client certificate of a TLS connection
+/// and, for a connection relayed by the PROXY-protocol front, the client it speaks for.
+fn capture_connection(
+    relayed: &proxy_protocol::RelayedClients,
+    conn: &dyn std::any::Any,
+    data: &mut actix_web::dev::Extensions,
+) {
     type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
     if let Some(stream) = conn.downcast_ref::<Tls>() {
-        let (_, session) = stream.get_ref();
+        let (tcp, session) = stream.get_ref();
         if let Some(leaf) = session.peer_certificates().and_then(|certs| certs.first()) {
             data.insert(auth::PeerCertificate(leaf.to_vec()));
+        }
+        if let Some(client) = tcp.peer_addr().ok().and_then(|peer| relayed.take(peer.port())) {
+            data.insert(throttle::ProxiedClient(client));
         }
     }
 }

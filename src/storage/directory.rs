@@ -24,10 +24,12 @@ pub trait DirectoryStore: Send + Sync {
     async fn account(&self, id: i64) -> Result<Option<AccountRecord>, StorageError>;
     async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>, StorageError>;
     /// The account a client certificate maps to, by SHA-256 fingerprint first, then subject.
+    /// The account mapped to this certificate's fingerprint, else to its (subject, issuer) pair.
     async fn account_by_certificate(
         &self,
         fingerprint: &str,
         subject: &str,
+        issuer: &str,
     ) -> Result<Option<AccountRecord>, StorageError>;
     async fn update_account(&self, id: i64, update: AccountUpdate) -> Result<(), StorageError>;
     async fn delete_account(&self, id: i64) -> Result<(), StorageError>;

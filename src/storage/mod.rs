@@ -71,6 +71,8 @@ pub struct IngestBatch {
     pub objects: Vec<ResolvedObject>,
     /// Objects refused before storage (validation); they appear in the status as failures.
     pub rejected: Vec<StatusDetail>,
+    /// Refused objects beyond the failures a status lists: counted, not described.
+    pub rejected_not_listed: usize,
 }
 
 #[derive(Debug, Clone)]

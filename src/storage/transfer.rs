@@ -42,6 +42,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("disabled", Bool),
             ("cert_fingerprint", Text),
             ("cert_subject", Text),
+            ("cert_issuer", Text),
+            ("token_binding", Text),
             ("created", Int),
         ],
     ),
@@ -187,6 +189,11 @@ pub fn sqlite_to_postgres(
             .map_err(super::sqlite::db_err)?;
         snapshot.push((table, columns, rows));
     }
+    // AUTOINCREMENT's high-water marks: ids deleted at the top of a table stay used up.
+    let used_up: Vec<(String, i64)> = source
+        .prepare("SELECT name, seq FROM sqlite_sequence")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .map_err(super::sqlite::db_err)?;
     source.execute_batch("COMMIT").map_err(super::sqlite::db_err)?;
     target.copy_in(
         snapshot.into_iter().map(|(t, cols, rows)| {
@@ -197,6 +204,7 @@ pub fn sqlite_to_postgres(
             (t.to_string(), cols.iter().map(|c| c.0.to_string()).collect(), converted)
         }),
         SERIALS,
+        &used_up,
     )
 }
 

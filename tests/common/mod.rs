@@ -127,6 +127,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestHub {
                 redistributes: false,
                 cert_fingerprint: None,
                 cert_subject: None,
+                cert_issuer: None,
             })
             .await
             .unwrap();
@@ -207,6 +208,7 @@ impl TestHub {
                 redistributes,
                 cert_fingerprint: None,
                 cert_subject: None,
+                cert_issuer: None,
             })
             .await
             .unwrap();

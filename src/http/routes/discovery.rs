@@ -9,8 +9,28 @@ use crate::http::error::ApiError;
 use crate::http::media::{require_taxii_accept, TAXII_MEDIA_TYPE};
 use crate::http::AppState;
 
-fn base_url(req: &HttpRequest) -> String {
-    format!("https://{}", req.connection_info().host())
+/// Where the hub's URLs start: `taxii.public_url` when configured. Otherwise the request's own
+/// `Host` (never `X-Forwarded-Host` or `Forwarded`, which any client can write), if it is a
+/// plain host[:port]; else the listen address.
+fn base_url(req: &HttpRequest, state: &AppState) -> String {
+    if let Some(url) = &state.config.taxii.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| is_plain_authority(h))
+        .map(str::to_string)
+        .unwrap_or_else(|| state.config.server.listen.clone());
+    format!("https://{host}")
+}
+
+/// host, host:port, [v6]:port — letters, digits and `.-:[]` only.
+fn is_plain_authority(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 pub async fn discovery(
@@ -19,7 +39,7 @@ pub async fn discovery(
     _caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     require_taxii_accept(&req)?;
-    let base = base_url(&req);
+    let base = base_url(&req, &state);
     let taxii = &state.config.taxii;
     let mut body = serde_json::json!({
         "title": taxii.title,

@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
-use futures_util::StreamExt;
 
 use super::{api_root, taxii_response, visible_collection};
 use crate::domain::cursor::{Position, Scope};
@@ -267,27 +266,20 @@ pub async fn add_objects(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("error reading the request body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    // Held until the objects are stored: a slot covers the body's memory and the work on it.
+    let _slot = state.uploads.take(caller.account.id).await?;
+    let body = state.uploads.read_body(&mut payload, declared, limit).await?;
     req.extensions_mut().insert(AuditNote { collection_key: Some(collection.key), ..AuditNote::default() });
     let request_timestamp = now_micros();
     let custom = collection.custom_content;
+    let max_objects = state.config.taxii.max_envelope_objects;
     let rules = collection.tlp_rules();
     // Most envelopes need nothing stored to resolve their TLP: then it is done on the parser
     // thread, in the same task.
     let parsed = state
         .parsers
         .run(move || {
-            envelope::parse(&body, custom).map(|parsed| {
+            envelope::parse(&body, custom, max_objects).map(|parsed| {
                 let lookup = effective_tlp::refs_to_look_up(&parsed);
                 if lookup.is_empty() && !effective_tlp::needs_readers(&parsed) {
                     Ok(effective_tlp::resolve(parsed, &HashMap::new(), &HashMap::new(), rules))
@@ -298,10 +290,15 @@ pub async fn add_objects(
         })
         .await
         .ok_or_else(|| ApiError::Internal("the envelope parser failed".into()))??;
-    let resolution = match parsed {
+    let mut resolution = match parsed {
         Ok(resolution) => resolution,
         Err((parsed, lookup)) => resolve_tlp(&state, &caller, &collection, parsed, lookup).await?,
     };
+    // A status lists the first failures and counts the rest, so it stays small whatever is posted.
+    let listed = state.config.taxii.max_status_failures;
+    let rejected_not_listed = resolution.refused.len().saturating_sub(listed);
+    resolution.refused.truncate(listed);
+    effective_tlp::order_for_storage(&mut resolution.accepted);
     let status = state
         .storage
         .add_objects(IngestBatch {
@@ -313,6 +310,7 @@ pub async fn add_objects(
             request_timestamp,
             objects: resolution.accepted,
             rejected: resolution.refused,
+            rejected_not_listed,
         })
         .await?;
     tracing::info!(

@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 
 use super::objects::{collection_from_row, COLLECTION_COLUMNS};
 use super::{db_err, pool_err, PostgresStorage};
+use crate::domain::model::new_token_binding;
 use crate::domain::model::{
     AccountRecord, AccountUpdate, ApiKeyRecord, Collection, CollectionUpdate, GroupMember, Membership, NewAccount,
     NewCollection, NewOrganisation, Organisation, OrganisationKind, OrganisationUpdate, Role, TrustGroup,
@@ -16,7 +17,7 @@ use crate::storage::directory::DirectoryStore;
 use crate::storage::StorageError;
 
 const ACCOUNT_COLUMNS: &str =
-    "a.id, a.username, a.organisation_id, a.role, a.redistributes, a.disabled, a.password_hash, a.cert_fingerprint, a.cert_subject";
+    "a.id, a.username, a.organisation_id, a.role, a.redistributes, a.disabled, a.password_hash, a.cert_fingerprint, a.cert_subject, a.cert_issuer, a.token_binding";
 const KEY_COLUMNS: &str = "k.id, k.account_id, k.prefix, k.label, k.created, k.expires, k.revoked";
 
 fn account_from_row(r: &Row, at: usize) -> AccountRecord {
@@ -31,6 +32,8 @@ fn account_from_row(r: &Row, at: usize) -> AccountRecord {
         password_hash: r.get(at + 6),
         cert_fingerprint: r.get(at + 7),
         cert_subject: r.get(at + 8),
+        cert_issuer: r.get(at + 9),
+        token_binding: r.get(at + 10),
     }
 }
 
@@ -183,16 +186,27 @@ impl DirectoryStore for PostgresStorage {
 
     async fn delete_organisation(&self, id: i64) -> Result<(), StorageError> {
         with_client!(self, |c| {
-            if exists(&c, "SELECT EXISTS (SELECT 1 FROM accounts WHERE organisation_id = $1)", &[&id]).await? {
+            let mut c = c;
+            let tx = c.transaction().await.map_err(db_err)?;
+            // Locked first, so no account or object can be added for it while it is checked.
+            if tx
+                .query_opt("SELECT 1 FROM organisations WHERE id = $1 FOR UPDATE", &[&id])
+                .await
+                .map_err(db_err)?
+                .is_none()
+            {
+                return Err(StorageError::NotFound("organisation".into()));
+            }
+            if exists(&tx, "SELECT EXISTS (SELECT 1 FROM accounts WHERE organisation_id = $1)", &[&id]).await? {
                 return Err(StorageError::Conflict("the organisation still has accounts".into()));
             }
-            if exists(&c, "SELECT EXISTS (SELECT 1 FROM objects WHERE producer_org = $1)", &[&id]).await? {
+            if exists(&tx, "SELECT EXISTS (SELECT 1 FROM objects WHERE producer_org = $1)", &[&id]).await? {
                 return Err(StorageError::Conflict("the organisation has shared objects".into()));
             }
-            match c.execute("DELETE FROM organisations WHERE id = $1", &[&id]).await.map_err(db_err)? {
-                0 => Err(StorageError::NotFound("organisation".into())),
-                _ => Ok(()),
-            }
+            // What was addressed to it as TLP:RED stays with nobody.
+            tx.execute("DELETE FROM object_recipients WHERE organisation_id = $1", &[&id]).await.map_err(db_err)?;
+            tx.execute("DELETE FROM organisations WHERE id = $1", &[&id]).await.map_err(db_err)?;
+            tx.commit().await.map_err(db_err)
         })
         .await
     }
@@ -201,9 +215,10 @@ impl DirectoryStore for PostgresStorage {
         with_client!(self, |c| {
             let row = c
                 .query_one(
-                    "INSERT INTO accounts (organisation_id, username, password_hash, role, redistributes, cert_fingerprint, cert_subject, created) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                    &[&a.organisation_id, &a.username, &a.password_hash, &a.role.as_str(), &a.redistributes, &a.cert_fingerprint, &a.cert_subject, &now_micros()],
+                    "INSERT INTO accounts (organisation_id, username, password_hash, role, redistributes, cert_fingerprint, cert_subject, \
+                     cert_issuer, token_binding, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                    &[&a.organisation_id, &a.username, &a.password_hash, &a.role.as_str(), &a.redistributes, &a.cert_fingerprint, &a.cert_subject,
+                      &a.cert_issuer, &new_token_binding(), &now_micros()],
                 )
                 .await
                 .map_err(db_err)?;
@@ -250,16 +265,17 @@ impl DirectoryStore for PostgresStorage {
         &self,
         fingerprint: &str,
         subject: &str,
+        issuer: &str,
     ) -> Result<Option<AccountRecord>, StorageError> {
-        let (fp, subject) = (fingerprint.to_ascii_lowercase(), subject.to_string());
+        let (fp, subject, issuer) = (fingerprint.to_ascii_lowercase(), subject.to_string(), issuer.to_string());
         with_client!(self, |c| {
             let row = c
                 .query_opt(
                     &format!(
-                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.cert_fingerprint = $1 OR a.cert_subject = $2 \
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.cert_fingerprint = $1 OR (a.cert_subject = $2 AND a.cert_issuer = $3) \
                          ORDER BY a.cert_fingerprint = $1 DESC LIMIT 1"
                     ),
-                    &[&fp, &subject],
+                    &[&fp, &subject, &issuer],
                 )
                 .await
                 .map_err(db_err)?;
@@ -270,6 +286,7 @@ impl DirectoryStore for PostgresStorage {
 
     async fn update_account(&self, id: i64, u: AccountUpdate) -> Result<(), StorageError> {
         self.run(move |pool| async move {
+            let ends_tokens = u.ends_tokens();
             let mut sets: Sets = Vec::new();
             if let Some(v) = u.role {
                 sets.push(("role", Box::new(v.as_str().to_string())));
@@ -289,16 +306,27 @@ impl DirectoryStore for PostgresStorage {
             if let Some(v) = u.cert_subject {
                 sets.push(("cert_subject", Box::new(v)));
             }
+            if let Some(v) = u.cert_issuer {
+                sets.push(("cert_issuer", Box::new(v)));
+            }
+            if ends_tokens {
+                sets.push(("token_binding", Box::new(new_token_binding())));
+            }
             update_row(&pool, "accounts", "id", Box::new(id), "account", sets).await
         })
         .await
     }
 
     async fn delete_account(&self, id: i64) -> Result<(), StorageError> {
+        // API keys go with the account (ON DELETE CASCADE) and its statuses with it; audit rows
+        // keep the id, which the sequence never hands out again.
         with_client!(self, |c| {
-            match c.execute("DELETE FROM accounts WHERE id = $1", &[&id]).await.map_err(db_err)? {
+            let mut c = c;
+            let tx = c.transaction().await.map_err(db_err)?;
+            tx.execute("DELETE FROM statuses WHERE account_id = $1", &[&id]).await.map_err(db_err)?;
+            match tx.execute("DELETE FROM accounts WHERE id = $1", &[&id]).await.map_err(db_err)? {
                 0 => Err(StorageError::NotFound("account".into())),
-                _ => Ok(()),
+                _ => tx.commit().await.map_err(db_err),
             }
         })
         .await

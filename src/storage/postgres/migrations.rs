@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../../schemas/postgres/0002_validation.sql")),
     (3, include_str!("../../../schemas/postgres/0003_latest_hint.sql")),
     (4, include_str!("../../../schemas/postgres/0004_expressed_tlp.sql")),
+    (5, include_str!("../../../schemas/postgres/0005_ids_never_reused.sql")),
 ];
 const LOCK_KEY: i64 = 0x7461_7869_6968_7562; // "taxiihub"
 

@@ -165,8 +165,10 @@ impl PostgresStorage {
         &self,
         tables: impl Iterator<Item = TableCopy>,
         serials: &'static [(&'static str, &'static str)],
+        used_up: &[(String, i64)],
     ) -> Result<Vec<(String, u64)>, StorageError> {
         let tables: Vec<TableCopy> = tables.collect();
+        let used_up = used_up.to_vec();
         let pool = self.pool.clone();
         let (done, result) = std::sync::mpsc::channel();
         self.handle.spawn(async move {
@@ -193,9 +195,11 @@ impl PostgresStorage {
                     counts.push((table, rows.len() as u64));
                 }
                 for (table, column) in serials {
+                    // Past the copied ids and past ids the source used up: none comes back.
+                    let floor = used_up.iter().find(|(t, _)| t == table).map_or(1, |(_, seq)| *seq);
                     tx.execute(
-                        &format!("SELECT setval(pg_get_serial_sequence('{table}', '{column}'), GREATEST((SELECT MAX({column}) FROM {table}), 1))"),
-                        &[],
+                        &format!("SELECT setval(pg_get_serial_sequence('{table}', '{column}'), GREATEST((SELECT MAX({column}) FROM {table}), $1::BIGINT, 1))"),
+                        &[&floor],
                     )
                     .await
                     .map_err(db_err)?;

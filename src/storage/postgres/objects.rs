@@ -246,7 +246,13 @@ async fn ingest(pool: Pool, mut batch: IngestBatch) -> Result<StatusResource, St
             message: if *new { resolved.status_message() } else { Some("already present".into()) },
         })
         .collect();
-    let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, batch.rejected);
+    let status = StatusResource::complete(
+        batch.status_id,
+        batch.request_timestamp,
+        successes,
+        batch.rejected,
+        batch.rejected_not_listed,
+    );
     let body = serde_json::to_string(&status).map_err(|e| StorageError::Database(e.to_string()))?;
     tx.execute(
         "INSERT INTO statuses (id, api_root, account_id, request_timestamp, body) VALUES ($1, $2, $3, $4, $5)",

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::objects::{collection_from_row, COLLECTION_COLUMNS};
 use super::rusqlite::{self, params, Connection, OptionalExtension, ToSql};
 use super::{db_err, SqliteStorage};
+use crate::domain::model::new_token_binding;
 use crate::domain::model::{
     AccountRecord, AccountUpdate, ApiKeyRecord, Collection, CollectionUpdate, GroupMember, Membership, NewAccount,
     NewCollection, NewOrganisation, Organisation, OrganisationKind, OrganisationUpdate, Role, TrustGroup,
@@ -14,7 +15,7 @@ use crate::storage::directory::DirectoryStore;
 use crate::storage::StorageError;
 
 const ACCOUNT_COLUMNS: &str =
-    "a.id, a.username, a.organisation_id, a.role, a.redistributes, a.disabled, a.password_hash, a.cert_fingerprint, a.cert_subject";
+    "a.id, a.username, a.organisation_id, a.role, a.redistributes, a.disabled, a.password_hash, a.cert_fingerprint, a.cert_subject, a.cert_issuer, a.token_binding";
 
 fn account_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<AccountRecord> {
     let role: String = r.get(at + 3)?;
@@ -29,6 +30,8 @@ fn account_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Accoun
         password_hash: r.get(at + 6)?,
         cert_fingerprint: r.get(at + 7)?,
         cert_subject: r.get(at + 8)?,
+        cert_issuer: r.get(at + 9)?,
+        token_binding: r.get(at + 10)?,
     })
 }
 
@@ -191,6 +194,8 @@ impl DirectoryStore for SqliteStorage {
                 &id,
                 "the organisation has shared objects",
             )?;
+            // What was addressed to it as TLP:RED stays with nobody.
+            c.execute("DELETE FROM object_recipients WHERE organisation_id = ?1", [id]).map_err(db_err)?;
             delete_row(c, "DELETE FROM organisations WHERE id = ?1", &id, "organisation")
         })
         .await
@@ -199,8 +204,8 @@ impl DirectoryStore for SqliteStorage {
     async fn create_account(&self, a: NewAccount) -> Result<i64, StorageError> {
         self.write(move |c| {
             c.execute(
-                "INSERT INTO accounts (organisation_id, username, password_hash, role, redistributes, cert_fingerprint, cert_subject, created) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO accounts (organisation_id, username, password_hash, role, redistributes, cert_fingerprint, cert_subject, \
+                 cert_issuer, token_binding, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     a.organisation_id,
                     a.username,
@@ -209,6 +214,8 @@ impl DirectoryStore for SqliteStorage {
                     a.redistributes,
                     a.cert_fingerprint,
                     a.cert_subject,
+                    a.cert_issuer,
+                    new_token_binding(),
                     now_micros()
                 ],
             )
@@ -254,14 +261,15 @@ impl DirectoryStore for SqliteStorage {
         &self,
         fingerprint: &str,
         subject: &str,
+        issuer: &str,
     ) -> Result<Option<AccountRecord>, StorageError> {
-        let (fp, subject) = (fingerprint.to_ascii_lowercase(), subject.to_string());
+        let (fp, subject, issuer) = (fingerprint.to_ascii_lowercase(), subject.to_string(), issuer.to_string());
         self.read(move |c| {
             c.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.cert_fingerprint = ?1 OR a.cert_subject = ?2 \
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.cert_fingerprint = ?1 OR (a.cert_subject = ?2 AND a.cert_issuer = ?3) \
                  ORDER BY a.cert_fingerprint = ?1 DESC LIMIT 1"
             ))
-            .and_then(|mut s| s.query_row(params![fp, subject], |r| account_from_row(r, 0)).optional())
+            .and_then(|mut s| s.query_row(params![fp, subject, issuer], |r| account_from_row(r, 0)).optional())
             .map_err(db_err)
         })
         .await
@@ -269,6 +277,7 @@ impl DirectoryStore for SqliteStorage {
 
     async fn update_account(&self, id: i64, u: AccountUpdate) -> Result<(), StorageError> {
         self.write(move |c| {
+            let ends_tokens = u.ends_tokens();
             let mut sets: Vec<(&str, Box<dyn ToSql + Send>)> = Vec::new();
             if let Some(v) = u.role {
                 sets.push(("role", Box::new(v.as_str())));
@@ -288,14 +297,25 @@ impl DirectoryStore for SqliteStorage {
             if let Some(v) = u.cert_subject {
                 sets.push(("cert_subject", Box::new(v)));
             }
+            if let Some(v) = u.cert_issuer {
+                sets.push(("cert_issuer", Box::new(v)));
+            }
+            if ends_tokens {
+                sets.push(("token_binding", Box::new(new_token_binding())));
+            }
             update_row(c, "accounts", "id", &id, "account", sets)
         })
         .await
     }
 
     async fn delete_account(&self, id: i64) -> Result<(), StorageError> {
-        // API keys go with the account (ON DELETE CASCADE); statuses and audit rows keep the id.
-        self.write(move |c| delete_row(c, "DELETE FROM accounts WHERE id = ?1", &id, "account")).await
+        // API keys go with the account (ON DELETE CASCADE) and its statuses with it; audit rows
+        // keep the id, which no later account can get (AUTOINCREMENT).
+        self.write(move |c| {
+            c.execute("DELETE FROM statuses WHERE account_id = ?1", [id]).map_err(db_err)?;
+            delete_row(c, "DELETE FROM accounts WHERE id = ?1", &id, "account")
+        })
+        .await
     }
 
     async fn create_api_key(

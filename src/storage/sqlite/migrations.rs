@@ -13,7 +13,13 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../../schemas/sqlite/0005_observables_staging.sql")),
     (6, include_str!("../../../schemas/sqlite/0006_observable_keys.sql")),
     (7, include_str!("../../../schemas/sqlite/0007_expressed_tlp.sql")),
+    (8, include_str!("../../../schemas/sqlite/0008_ids_never_reused.sql")),
 ];
+
+/// Migrations that rebuild tables other tables refer to. SQLite's procedure for that runs with
+/// foreign-key enforcement off (a pragma that has no effect inside a transaction), and checks
+/// every foreign key before committing.
+const REBUILDS_TABLES: &[i64] = &[8];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
@@ -45,15 +51,39 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StorageErro
     // Migration 6 computes observable keys in SQL.
     super::observables::register_key_function(conn)?;
     for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > from && *v <= target) {
-        let tx = conn.transaction().map_err(super::db_err)?;
-        tx.execute_batch(sql).map_err(super::db_err)?;
-        tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", (v, now_micros()))
-            .map_err(super::db_err)?;
-        tx.commit().map_err(super::db_err)?;
+        let rebuild = REBUILDS_TABLES.contains(v);
+        let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).map_err(super::db_err)?;
+        if rebuild {
+            conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(super::db_err)?;
+        }
+        let applied = apply(conn, *v, sql, rebuild);
+        if rebuild && enforced {
+            conn.execute_batch("PRAGMA foreign_keys = ON").map_err(super::db_err)?;
+        }
+        applied?;
         tracing::info!(version = v, "applied schema migration");
         version = *v;
     }
     Ok(version)
+}
+
+fn apply(conn: &mut Connection, version: i64, sql: &str, check_foreign_keys: bool) -> Result<(), StorageError> {
+    let tx = conn.transaction().map_err(super::db_err)?;
+    tx.execute_batch(sql).map_err(super::db_err)?;
+    if check_foreign_keys {
+        let broken: Option<String> = tx
+            .query_row("SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(super::db_err)?;
+        if let Some(table) = broken {
+            return Err(StorageError::Database(format!(
+                "schema migration {version} would leave a broken reference in table {table}"
+            )));
+        }
+    }
+    tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", (version, now_micros()))
+        .map_err(super::db_err)?;
+    tx.commit().map_err(super::db_err)
 }
 
 #[cfg(test)]
@@ -128,6 +158,53 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(reasons, [Some("marking (stored before this rule)".to_string()), None]);
+    }
+
+    /// Version 8 rebuilds the directory tables with AUTOINCREMENT, keeping every row and
+    /// reference, and drops RED recipients that name organisations deleted before it.
+    #[test]
+    fn version_8_keeps_the_directory_and_ids_never_come_back_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v7.db")).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        migrate_to(&mut conn, 7).unwrap();
+        conn.execute_batch(
+            "INSERT INTO organisations (id, name, identity_id, kind, created) VALUES (1, 'p', 'identity--1', 'partner', 0), (2, 'q', 'identity--2', 'partner', 0);
+             INSERT INTO accounts (id, organisation_id, username, role, created) VALUES (1, 1, 'u', 'member', 0);
+             INSERT INTO api_keys (id, account_id, prefix, hash, created) VALUES (1, 1, 'k', x'00', 0);
+             INSERT INTO trust_groups (id, name, created) VALUES (1, 'g', 0);
+             INSERT INTO trust_group_members VALUES (1, 1, 1, 1);
+             INSERT INTO collections (key, id, api_root, title, trust_group_id, created) VALUES (1, 'c', 'hub', 't', 1, 0);
+             INSERT INTO objects (seq, collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw)
+             VALUES (1, 1, 'indicator--1', 'indicator', '2.1', 1, 1, 1, 1, 4, '{}');
+             INSERT INTO object_recipients VALUES (1, 2), (1, 3);
+             DELETE FROM organisations WHERE id = 2;",
+        )
+        .unwrap();
+        migrate_to(&mut conn, latest_version()).unwrap();
+        let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert!(enforced, "foreign keys are enforced again after the rebuild");
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM accounts WHERE username = 'u' AND length(token_binding) = 32"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM api_keys WHERE account_id = 1"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM trust_group_members"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM object_recipients"), 0, "recipients of deleted organisations go");
+        conn.execute(
+            "INSERT INTO organisations (name, identity_id, kind, created) VALUES ('r', 'identity--r', 'partner', 0)",
+            [],
+        )
+        .unwrap();
+        let newest = conn.last_insert_rowid();
+        conn.execute("DELETE FROM organisations WHERE id = ?1", [newest]).unwrap();
+        conn.execute(
+            "INSERT INTO organisations (name, identity_id, kind, created) VALUES ('s', 'identity--s', 'partner', 0)",
+            [],
+        )
+        .unwrap();
+        assert!(conn.last_insert_rowid() > newest, "the deleted newest id is not handed out again");
+        assert!(conn
+            .execute("INSERT INTO api_keys (account_id, prefix, hash, created) VALUES (99, 'z', x'00', 0)", [])
+            .is_err());
     }
 
     #[test]

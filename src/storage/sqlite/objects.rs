@@ -94,9 +94,10 @@ fn ingest(ctx: &mut WriterCtx, mut batch: IngestBatch) -> Result<StatusResource,
                 "INSERT INTO indicator_observables_pending (object_seq, object_type, property, value) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(db_err)?;
-        for resolved in &batch.objects {
+        let first_date_added = clock.block(batch.objects.len());
+        for (index, resolved) in batch.objects.iter().enumerate() {
             let obj = &resolved.object;
-            let date_added = clock.next();
+            let date_added = first_date_added + index as i64;
             let (version, versioned) = match obj.version {
                 Some(v) => (v, true),
                 None => (date_added * 1000, false),
@@ -163,7 +164,13 @@ fn ingest(ctx: &mut WriterCtx, mut batch: IngestBatch) -> Result<StatusResource,
     }
     run_now(inheritance::raise_stored(&mut levels, &batch.objects, &inserted_rows, &fresh))?;
     let conn = &*levels.conn;
-    let status = StatusResource::complete(batch.status_id, batch.request_timestamp, successes, batch.rejected);
+    let status = StatusResource::complete(
+        batch.status_id,
+        batch.request_timestamp,
+        successes,
+        batch.rejected,
+        batch.rejected_not_listed,
+    );
     let body = serde_json::to_string(&status).map_err(|e| StorageError::Database(e.to_string()))?;
     conn.prepare_cached(
         "INSERT INTO statuses (id, api_root, account_id, request_timestamp, body) VALUES (?1, ?2, ?3, ?4, ?5)",

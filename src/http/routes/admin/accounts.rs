@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{audit_change, created, json_body, no_content, Admin};
-use crate::directory::issue_api_key;
+use crate::directory::{check_subject_mapping, issue_api_key};
 use crate::domain::credentials::{hash_password, new_api_key};
 use crate::domain::model::{
     AccountRecord, AccountUpdate, NewAccount, NewOrganisation, OrganisationKind, OrganisationUpdate, Role,
@@ -24,6 +24,7 @@ fn account_json(a: &AccountRecord) -> serde_json::Value {
         "has_password": a.password_hash.is_some(),
         "cert_fingerprint": a.cert_fingerprint,
         "cert_subject": a.cert_subject,
+        "cert_issuer": a.cert_issuer,
     })
 }
 
@@ -129,6 +130,7 @@ struct AccountBody {
     password: Option<Option<String>>,
     cert_fingerprint: Option<Option<String>>,
     cert_subject: Option<Option<String>>,
+    cert_issuer: Option<Option<String>>,
     /// On create: issue an API key (default true).
     api_key: Option<bool>,
 }
@@ -170,6 +172,8 @@ async fn create_account(
         return Err(ApiError::BadRequest(format!("no organisation {organisation_id}")));
     }
     check_fingerprint(&b.cert_fingerprint)?;
+    let (cert_subject, cert_issuer) = (b.cert_subject.flatten(), b.cert_issuer.flatten());
+    check_subject_mapping(cert_subject.as_deref(), cert_issuer.as_deref()).map_err(ApiError::BadRequest)?;
     let password_hash = b.password.flatten().as_deref().map(hash).transpose()?;
     let id = state
         .storage
@@ -180,7 +184,8 @@ async fn create_account(
             role: role(b.role.as_deref().unwrap_or("member"))?,
             redistributes: b.redistributes.unwrap_or(false),
             cert_fingerprint: b.cert_fingerprint.flatten().map(|f| f.to_ascii_lowercase()),
-            cert_subject: b.cert_subject.flatten(),
+            cert_subject,
+            cert_issuer,
         })
         .await?;
     let mut out = serde_json::json!({});
@@ -213,13 +218,22 @@ async fn update_account(
         return Err(ApiError::BadRequest("username, organisation_id and api_key cannot be changed".into()));
     }
     check_fingerprint(&b.cert_fingerprint)?;
+    // The subject mapping is replaced (or cleared) as one pair.
+    let mapping = if b.cert_subject.is_some() || b.cert_issuer.is_some() {
+        let (subject, issuer) = (b.cert_subject.clone().flatten(), b.cert_issuer.clone().flatten());
+        check_subject_mapping(subject.as_deref(), issuer.as_deref()).map_err(ApiError::BadRequest)?;
+        Some((subject, issuer))
+    } else {
+        None
+    };
     let update = AccountUpdate {
         role: b.role.as_deref().map(role).transpose()?,
         redistributes: b.redistributes,
         disabled: b.disabled,
         password_hash: b.password.map(|p| p.as_deref().map(hash).transpose()).transpose()?,
         cert_fingerprint: b.cert_fingerprint,
-        cert_subject: b.cert_subject,
+        cert_subject: mapping.as_ref().map(|m| m.0.clone()),
+        cert_issuer: mapping.map(|m| m.1),
     };
     state.storage.update_account(*id, update).await?;
     // Never echo a password into the audit log.
