@@ -26,6 +26,19 @@ pub fn certificate_names(der: &[u8]) -> Option<CertificateNames> {
     Some(CertificateNames { subject: render(cert.subject()), issuer: render(cert.issuer()) })
 }
 
+/// Whether `leaf` was signed by one of `cas` (DER certificates: the client CA bundle) whose
+/// subject renders as `issuer`. A subject mapping holds only for such a certificate: comparing
+/// the issuer *name* alone would let any other CA in the bundle sign an intermediate named like
+/// the partner's CA and issue a matching certificate under it.
+pub fn issued_directly_by(leaf: &[u8], issuer: &str, cas: &[Vec<u8>]) -> bool {
+    let Ok((_, leaf)) = X509Certificate::from_der(leaf) else { return false };
+    cas.iter().filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, ca)| ca)).any(|ca| {
+        render(ca.subject()) == issuer
+            && render(leaf.issuer()) == issuer
+            && leaf.verify_signature(Some(ca.public_key())).is_ok()
+    })
+}
+
 /// `TYPE=value` per attribute, `+` between the attributes of one RDN, `, ` between RDNs.
 pub fn render(name: &X509Name<'_>) -> String {
     let registry = x509_parser::objects::oid_registry();
@@ -56,7 +69,9 @@ pub fn render(name: &X509Name<'_>) -> String {
                     };
                     match text {
                         Some(text) => format!("{kind}={}", escape_value(&text)),
-                        None => format!("{kind}=#{}", hex(value.as_bytes())),
+                        // RFC 4514 §2.4: `#` and the value's BER encoding, tag included, so
+                        // values of different types never render alike.
+                        None => format!("{kind}=#{}", hex(&der_encoding(value))),
                     }
                 })
                 .collect();
@@ -64,6 +79,42 @@ pub fn render(name: &X509Name<'_>) -> String {
         })
         .collect();
     rdns.join(", ")
+}
+
+/// A value's tag, length and content, DER-encoded.
+fn der_encoding(value: &x509_parser::der_parser::asn1_rs::Any<'_>) -> Vec<u8> {
+    let header = &value.header;
+    let class = (header.class() as u8) << 6;
+    let constructed = if header.is_constructed() { 0x20 } else { 0 };
+    let tag = header.tag().0;
+    let mut out = Vec::with_capacity(value.data.len() + 8);
+    if tag < 31 {
+        out.push(class | constructed | tag as u8);
+    } else {
+        out.push(class | constructed | 0x1F);
+        let mut groups = Vec::new();
+        let mut rest = tag;
+        loop {
+            groups.push((rest & 0x7F) as u8);
+            rest >>= 7;
+            if rest == 0 {
+                break;
+            }
+        }
+        for (i, g) in groups.iter().enumerate().rev() {
+            out.push(if i == 0 { *g } else { g | 0x80 });
+        }
+    }
+    let len = value.data.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend_from_slice(&bytes);
+    }
+    out.extend_from_slice(value.data);
+    out
 }
 
 /// UTF-16 big-endian, as BMPString holds it.
@@ -134,6 +185,31 @@ mod tests {
         assert_eq!(real.subject, "CN=alice-feed, O=Org A");
         assert_eq!(forged.subject, "CN=alice-feed\\, O\\=Org A");
         assert_ne!(forged.subject, real.subject);
+    }
+
+    /// A certificate counts as issued by a bundle CA only if that CA's key signed it: another
+    /// CA's intermediate bearing the same name does not.
+    #[test]
+    fn issuance_is_checked_by_signature_not_by_name() {
+        let partner = crate::tls::client_ca("Partner CA").unwrap();
+        let other = crate::tls::client_ca("Other CA").unwrap();
+        let bundle = vec![partner.der().to_vec(), other.der().to_vec()];
+        let (genuine, _) = crate::tls::client_certificate("feed", "CERT", &partner).unwrap();
+        let genuine = rustls_pemfile::certs(&mut genuine.as_bytes()).next().unwrap().unwrap().to_vec();
+        assert!(issued_directly_by(&genuine, "CN=Partner CA", &bundle));
+        assert!(!issued_directly_by(&genuine, "CN=Other CA", &bundle));
+        assert!(!issued_directly_by(&genuine, "CN=Partner CA", &bundle[1..]), "the CA must be in the bundle");
+
+        // Other CA signs an intermediate named "CN=Partner CA", which issues a lookalike.
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, "Partner CA");
+        let fake_key = KeyPair::generate().unwrap();
+        let fake_ca = rcgen::CertifiedIssuer::signed_by(params, fake_key, &other).unwrap();
+        let (lookalike, _) = crate::tls::client_certificate("feed", "CERT", &fake_ca).unwrap();
+        let lookalike = rustls_pemfile::certs(&mut lookalike.as_bytes()).next().unwrap().unwrap().to_vec();
+        assert_eq!(certificate_names(&lookalike).unwrap().issuer, "CN=Partner CA");
+        assert!(!issued_directly_by(&lookalike, "CN=Partner CA", &bundle));
     }
 
     #[test]

@@ -90,6 +90,15 @@ async fn tokens_die_with_a_change_to_the_account() {
     hub.storage.update_account(alpha.id, AccountUpdate { disabled: Some(true), ..Default::default() }).await.unwrap();
     hub.storage.update_account(alpha.id, AccountUpdate { disabled: Some(false), ..Default::default() }).await.unwrap();
     assert_eq!(status_with_bearer(&hub, &before, &url).await, 401);
+    // Revoking an API key ends the tokens minted with it (or with any key of the account).
+    let mut hub = hub;
+    let org = hub.storage.organisation_by_name("alpha").await.unwrap().unwrap();
+    let scripted = hub.add_key_account("scripted", org, Role::Member, false).await;
+    let minted = token(&hub, "scripted").await;
+    assert_eq!(status_with_bearer(&hub, &minted, &url).await, 200);
+    let key = hub.storage.api_keys(scripted).await.unwrap()[0].id;
+    hub.storage.revoke_api_key(scripted, key).await.unwrap();
+    assert_eq!(status_with_bearer(&hub, &minted, &url).await, 401);
     // Changes that do not touch who the account is leave its tokens alone.
     let kept = token(&hub, "alpha").await;
     hub.storage
@@ -146,6 +155,17 @@ async fn certificate_subjects_match_only_as_written_and_only_from_their_issuer()
     assert_eq!(status(forged_name).await, 401, "one CN holding a comma is not two attributes");
     let other_issuer = certificate(&[(CommonName, "cert-feed"), (OrganizationName, "CERT")], &other_ca);
     assert_eq!(status(other_issuer).await, 401, "another trusted CA cannot mint the subject");
+    // Nor through an intermediate it names like the partner's CA (the client sends the chain).
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(CommonName, "Partner CA");
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
+    let lookalike = rcgen::CertifiedIssuer::signed_by(params, rcgen::KeyPair::generate().unwrap(), &other_ca).unwrap();
+    let leaf = certificate(&[(CommonName, "cert-feed"), (OrganizationName, "CERT")], &lookalike);
+    let (leaf_cert, leaf_key) = leaf.split_at(leaf.find("-----BEGIN PRIVATE KEY").unwrap());
+    let chained = format!("{leaf_cert}{}{leaf_key}", lookalike.pem());
+    assert_eq!(status(chained).await, 401, "a lookalike intermediate under another CA");
 }
 
 #[tokio::test]
@@ -257,7 +277,17 @@ async fn date_added_gaps_do_not_count_hidden_objects() {
         }
         o
     };
-    let mut envelope = vec![marked(1, GREEN)];
+    // A RED report stored earlier contains indicator 3, posted as GREEN below: 3 becomes RED
+    // only when it is stored, and must still sort behind what beta sees.
+    let mut report = json!({
+        "type": "report", "spec_version": "2.1", "id": format!("report--{}", uuid_for(70)),
+        "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "name": "r",
+        "published": "2020-01-01T00:00:00Z", "object_refs": [indicator(3, "x")["id"]],
+    });
+    report["object_marking_refs"] = json!([RED]);
+    report["x_taxii_hub_recipients"] = json!([alpha_identity]);
+    hub.add("alpha", "shared", &[report]).await;
+    let mut envelope = vec![marked(1, GREEN), marked(3, GREEN)];
     envelope.extend((10..60).map(|n| marked(n, RED)));
     envelope.push(marked(2, GREEN));
     hub.add("alpha", "shared", &envelope).await;

@@ -47,7 +47,9 @@ async fn stalled_uploads_hold_little_memory_and_are_cut_off() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let during = resident_bytes();
     for upload in uploads {
-        match upload.await.unwrap() {
+        // Without the idle timeout these would wait forever: fail instead of hanging.
+        let answered = tokio::time::timeout(Duration::from_secs(30), upload).await.expect("cut off by the hub");
+        match answered.unwrap() {
             Ok(r) => assert_eq!(r.status(), 408),
             // The hub may close the connection while the client still thinks it is sending.
             Err(e) => assert!(e.is_request() || e.is_body() || e.is_connect(), "{e}"),

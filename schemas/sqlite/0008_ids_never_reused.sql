@@ -95,5 +95,22 @@ DROP TABLE api_keys;
 ALTER TABLE api_keys_v8 RENAME TO api_keys;
 CREATE INDEX api_keys_by_account ON api_keys (account_id);
 
--- Recipients of organisations deleted before this version: nobody may inherit them.
+-- Ids deleted at the top of a table before this version are still named elsewhere (the audit
+-- log, statuses, recipients): the counters start past every id ever referenced.
+DELETE FROM sqlite_sequence WHERE name IN ('organisations', 'accounts');
+INSERT INTO sqlite_sequence (name, seq)
+SELECT 'organisations', COALESCE(MAX(v), 0) FROM (
+    SELECT MAX(id) AS v FROM organisations
+    UNION ALL SELECT MAX(organisation_id) FROM audit_log
+    UNION ALL SELECT MAX(organisation_id) FROM object_recipients
+    UNION ALL SELECT MAX(producer_org) FROM objects);
+INSERT INTO sqlite_sequence (name, seq)
+SELECT 'accounts', COALESCE(MAX(v), 0) FROM (
+    SELECT MAX(id) AS v FROM accounts
+    UNION ALL SELECT MAX(account_id) FROM audit_log
+    UNION ALL SELECT MAX(account_id) FROM statuses);
+
+-- What was addressed to organisations, or kept for accounts, deleted before this version goes
+-- with them.
 DELETE FROM object_recipients WHERE organisation_id NOT IN (SELECT id FROM organisations);
+DELETE FROM statuses WHERE account_id NOT IN (SELECT id FROM accounts);

@@ -177,15 +177,23 @@ async fn by_password(
     Ok(account)
 }
 
-async fn by_api_key(state: &AppState, username: &str, key: &str, prefix: &str) -> Result<AccountRecord, ApiError> {
-    let (record, stored_hash, account) = state.storage.api_key_by_prefix(prefix).await?.ok_or_else(invalid)?;
+/// Why an API key was refused: no key has its prefix, or the key with that prefix did not match.
+enum KeyRefusal {
+    Unknown,
+    Wrong,
+    Failed(ApiError),
+}
+
+async fn by_api_key(state: &AppState, username: &str, key: &str, prefix: &str) -> Result<AccountRecord, KeyRefusal> {
+    let found = state.storage.api_key_by_prefix(prefix).await.map_err(|e| KeyRefusal::Failed(e.into()))?;
+    let (record, stored_hash, account) = found.ok_or(KeyRefusal::Unknown)?;
     let matches = bool::from(subtle::ConstantTimeEq::ct_eq(&api_key_hash(key)[..], stored_hash.as_slice()));
     let expired = record.expires.is_some_and(|e| e <= now_micros());
     // The username may be left empty; when given it must be the key's owner.
     if !matches || record.revoked || expired || !(username.is_empty() || username == account.username) {
-        return Err(invalid());
+        return Err(KeyRefusal::Wrong);
     }
-    usable(Some(account))
+    usable(Some(account)).map_err(|_| KeyRefusal::Wrong)
 }
 
 async fn by_bearer(state: &AppState, token: &str) -> Result<AccountRecord, ApiError> {
@@ -205,6 +213,11 @@ async fn by_certificate(state: &AppState, der: &[u8]) -> Result<AccountRecord, A
     let names = crate::certificate_names::certificate_names(der);
     let (subject, issuer) = names.map(|n| (n.subject, n.issuer)).unwrap_or_default();
     let account = state.storage.account_by_certificate(&fingerprint, &subject, &issuer).await?;
+    // A subject mapping (not a fingerprint one) holds only if its CA in the bundle signed it.
+    let account = account.filter(|a| {
+        a.cert_fingerprint.as_deref() == Some(fingerprint.as_str())
+            || crate::certificate_names::issued_directly_by(der, &issuer, &state.client_cas)
+    });
     usable(account).map_err(|_| unauthenticated("the client certificate is not registered to an account"))
 }
 
@@ -221,19 +234,30 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState, allow_bearer: boo
         if scheme.eq_ignore_ascii_case("basic") {
             let (user, secret) = basic_credentials(rest)?;
             let address = client_address(req);
-            // API keys are throttled per key, so bad keys never lock out another key.
-            let prefix = api_key_prefix(&secret).map(str::to_string);
-            let bucket = match &prefix {
-                Some(prefix) => api_key_bucket(prefix),
-                None => password_bucket(&address, &user),
-            };
+            if let Some(prefix) = api_key_prefix(&secret) {
+                // Throttled per key, so bad keys never lock out another key.
+                let bucket = api_key_bucket(&address, prefix);
+                state.throttle.check_credential(&bucket)?;
+                return match by_api_key(state, &user, &secret, prefix).await {
+                    Ok(account) => Ok(Caller { account, method: AuthMethod::ApiKey }),
+                    Err(KeyRefusal::Wrong) => {
+                        state.throttle.failed(&bucket, &address);
+                        Err(invalid())
+                    }
+                    // Keys nobody holds count against the address only, so spraying them
+                    // neither fills the throttle's memory nor goes unthrottled.
+                    Err(KeyRefusal::Unknown) => {
+                        state.throttle.check_address(&address)?;
+                        state.throttle.address_failed(&address);
+                        Err(invalid())
+                    }
+                    Err(KeyRefusal::Failed(e)) => Err(e),
+                };
+            }
+            let bucket = password_bucket(&address, &user);
             state.throttle.check_credential(&bucket)?;
-            let outcome = match prefix {
-                Some(prefix) => by_api_key(state, &user, &secret, &prefix).await.map(|a| (a, AuthMethod::ApiKey)),
-                None => by_password(state, &address, user, secret).await.map(|a| (a, AuthMethod::Password)),
-            };
-            return match outcome {
-                Ok((account, method)) => Ok(Caller { account, method }),
+            return match by_password(state, &address, user, secret).await {
+                Ok(account) => Ok(Caller { account, method: AuthMethod::Password }),
                 Err(e) => {
                     if matches!(e, ApiError::Unauthenticated(_)) {
                         state.throttle.failed(&bucket, &address);

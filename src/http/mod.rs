@@ -40,6 +40,8 @@ pub struct AppState {
     /// Envelope parsing (with STIX validation), off the HTTP workers.
     pub parsers: cpu_threads::CpuThreads,
     pub uploads: uploads::UploadSlots,
+    /// The client CA bundle (`tls.client_ca`), DER: subject mappings check issuance against it.
+    pub client_cas: Vec<Vec<u8>>,
 }
 
 impl AppState {
@@ -56,8 +58,17 @@ impl AppState {
         let parsers =
             cpu_threads::CpuThreads::start("envelope-parse", cpu_threads::per_core(), cpu_threads::FreedMemory::Keep);
         let uploads = uploads::UploadSlots::new(config.uploads.clone());
-        Ok(AppState { config, storage, cursor_key, credentials, jwt, audit, throttle, parsers, uploads })
+        let client_cas = client_ca_bundle(&config)?;
+        Ok(AppState { config, storage, cursor_key, credentials, jwt, audit, throttle, parsers, uploads, client_cas })
     }
+}
+
+fn client_ca_bundle(config: &Config) -> Result<Vec<Vec<u8>>, crate::storage::StorageError> {
+    let Some(path) = &config.tls.client_ca else { return Ok(Vec::new()) };
+    let bad = |e: String| crate::storage::StorageError::Config(format!("tls.client_ca {}: {e}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let certs = crate::tls::load_certs(&pem).map_err(|e| bad(e.to_string()))?;
+    Ok(certs.into_iter().map(|c| c.to_vec()).collect())
 }
 
 /// The token signing key: from `auth.token_key_file`, else generated once and kept in the database.
@@ -237,7 +248,7 @@ fn capture_connection(
         if let Some(leaf) = session.peer_certificates().and_then(|certs| certs.first()) {
             data.insert(auth::PeerCertificate(leaf.to_vec()));
         }
-        if let Some(client) = tcp.peer_addr().ok().and_then(|peer| relayed.take(peer.port())) {
+        if let Some(client) = tcp.peer_addr().ok().and_then(|peer| relayed.take(peer)) {
             data.insert(throttle::ProxiedClient(client));
         }
     }

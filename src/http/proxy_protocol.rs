@@ -22,19 +22,33 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longer headers (TLVs beyond the addresses) are refused.
 const MAX_HEADER_BODY: usize = 512;
 
-/// Relayed connections (by the relay's local port, as the HTTPS server sees its peer) and the
-/// client address each one speaks for.
+/// Connections relayed at once; more are closed as they arrive, so idle connections cannot use
+/// up the process's file descriptors.
+const MAX_RELAYED: usize = 8192;
+/// After the client stops sending, how long the answer may still take.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Relayed connections (by the relay's local address, as the HTTPS server sees its peer) and
+/// the client address each one speaks for.
 #[derive(Clone, Default)]
-pub struct RelayedClients(Arc<Mutex<HashMap<u16, IpAddr>>>);
+pub struct RelayedClients(Arc<Mutex<HashMap<SocketAddr, IpAddr>>>);
 
 impl RelayedClients {
-    fn note(&self, relay_port: u16, client: IpAddr) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(relay_port, client);
+    fn note(&self, relay: SocketAddr, client: IpAddr) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(relay, client);
     }
 
     /// The client behind a connection from the relay, taken out (each is asked once).
-    pub fn take(&self, relay_port: u16) -> Option<IpAddr> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&relay_port)
+    pub fn take(&self, relay: SocketAddr) -> Option<IpAddr> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&relay)
+    }
+}
+
+/// An IPv4 client reached over an IPv6 socket (`::ffff:a.b.c.d`) is the IPv4 client.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -95,22 +109,37 @@ pub fn start_front(
                 Ok(l) => l,
                 Err(e) => return tracing::error!(error = %e, "PROXY protocol front cannot listen"),
             };
-            let trusted = Arc::new(trusted);
-            loop {
+            let trusted: Arc<Vec<IpAddr>> = Arc::new(trusted.into_iter().map(canonical).collect());
+            let slots = Arc::new(tokio::sync::Semaphore::new(MAX_RELAYED));
+            let gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            while !gone.load(std::sync::atomic::Ordering::Relaxed) {
                 let (conn, peer) = match listener.accept().await {
                     Ok(accepted) => accepted,
                     Err(e) => {
+                        // Out of descriptors, say: wait a little instead of spinning.
                         tracing::warn!(error = %e, "PROXY protocol front: accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 };
-                // Is the HTTPS server still there? (It is gone once the hub stopped.)
-                let Ok(upstream) = tokio::net::TcpStream::connect(inner).await else {
-                    tracing::info!("HTTPS server gone; PROXY protocol front stops");
-                    return;
+                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    tracing::warn!(%peer, "PROXY protocol front: {MAX_RELAYED} connections relayed already; closing");
+                    continue;
                 };
-                let (trusted, relayed) = (Arc::clone(&trusted), relayed.clone());
+                let (trusted, relayed, gone) = (Arc::clone(&trusted), relayed.clone(), Arc::clone(&gone));
                 tokio::spawn(async move {
+                    let _slot = slot;
+                    let upstream = match tokio::net::TcpStream::connect(inner).await {
+                        Ok(upstream) => upstream,
+                        Err(e) => {
+                            // Refused: the HTTPS server is gone (the hub stopped), and so is the front.
+                            if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                                tracing::info!("HTTPS server gone; PROXY protocol front stops");
+                                gone.store(true, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            return;
+                        }
+                    };
                     if let Err(e) = relay(conn, peer, upstream, &trusted, &relayed).await {
                         tracing::debug!(%peer, error = %e, "relayed connection ended");
                     }
@@ -130,18 +159,42 @@ async fn relay(
 ) -> std::io::Result<()> {
     let _ = conn.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
-    let client = if trusted.contains(&peer.ip()) {
+    let peer_ip = canonical(peer.ip());
+    let client = if trusted.contains(&peer_ip) {
         let header = tokio::time::timeout(HEADER_TIMEOUT, read_header(&mut conn))
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no PROXY header"))??;
-        header.unwrap_or(peer.ip())
+        header.map_or(peer_ip, canonical)
     } else {
-        peer.ip()
+        peer_ip
     };
-    relayed.note(upstream.local_addr()?.port(), client);
-    let copied = tokio::io::copy_bidirectional(&mut conn, &mut upstream).await;
-    relayed.take(upstream.local_addr().map(|a| a.port()).unwrap_or(0));
-    copied.map(|_| ())
+    let relay_addr = upstream.local_addr()?;
+    relayed.note(relay_addr, client);
+    let outcome = pipe(&mut conn, &mut upstream).await;
+    relayed.take(relay_addr);
+    outcome
+}
+
+/// Copies both ways until the HTTPS server closes its side (it applies its own handshake,
+/// keep-alive and request timeouts) — then the client is cut off too, however idle — or until
+/// the client stops sending and the answer has drained.
+async fn pipe(conn: &mut tokio::net::TcpStream, upstream: &mut tokio::net::TcpStream) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let (mut from_client, mut to_client) = conn.split();
+    let (mut from_server, mut to_server) = upstream.split();
+    let requests = async {
+        tokio::io::copy(&mut from_client, &mut to_server).await?;
+        to_server.shutdown().await
+    };
+    let answers = tokio::io::copy(&mut from_server, &mut to_client);
+    tokio::pin!(requests, answers);
+    tokio::select! {
+        done = &mut answers => done.map(|_| ()),
+        sent = &mut requests => {
+            sent?;
+            tokio::time::timeout(DRAIN_TIMEOUT, answers).await.map_or(Ok(()), |done| done.map(|_| ()))
+        }
+    }
 }
 
 async fn read_header(conn: &mut tokio::net::TcpStream) -> std::io::Result<Option<IpAddr>> {

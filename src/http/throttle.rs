@@ -32,18 +32,36 @@ const MAX_ENTRIES: usize = 100_000;
 pub struct ProxiedClient(pub IpAddr);
 
 /// The address sign-in limits apply to: the one the load balancer reported, else the peer's.
+/// An IPv6 client counts by its /64, the block one subscriber is usually given, so hopping
+/// between its addresses does not buy new attempts.
 pub fn client_address(req: &HttpRequest) -> String {
-    if let Some(ProxiedClient(ip)) = req.conn_data::<ProxiedClient>() {
-        return ip.to_string();
+    let ip = match req.conn_data::<ProxiedClient>() {
+        Some(ProxiedClient(ip)) => Some(*ip),
+        None => req.peer_addr().map(|a| a.ip()),
+    };
+    ip.map(|ip| limit_key(super::proxy_protocol::canonical(ip))).unwrap_or_default()
+}
+
+fn limit_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
 }
 
 /// `burst` failures per key, then refused until one more is earned every `refill`.
 struct FailureBuckets {
     failures: governor::DefaultKeyedRateLimiter<String>,
     blocked: Mutex<HashMap<String, Instant>>,
+    /// When the maps were last pruned: at most every [`PRUNE_EVERY`], so a flood of failures
+    /// does not pay a full scan each.
+    pruned: Mutex<Instant>,
 }
+
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 impl FailureBuckets {
     fn new(burst: u32, refill: Duration) -> Self {
@@ -54,7 +72,11 @@ impl FailureBuckets {
             .allow_burst(
                 std::num::NonZeroU32::new(burst.saturating_sub(1).max(1)).unwrap_or(std::num::NonZeroU32::MIN),
             );
-        FailureBuckets { failures: governor::RateLimiter::keyed(quota), blocked: Mutex::new(HashMap::new()) }
+        FailureBuckets {
+            failures: governor::RateLimiter::keyed(quota),
+            blocked: Mutex::new(HashMap::new()),
+            pruned: Mutex::new(Instant::now()),
+        }
     }
 
     /// Seconds until `key` may try again, if it is blocked.
@@ -69,19 +91,26 @@ impl FailureBuckets {
     }
 
     fn failed(&self, key: &str) {
-        if self.failures.len() > MAX_ENTRIES {
+        if self.failures.len() > MAX_ENTRIES && self.due_for_pruning() {
             self.failures.retain_recent();
             self.failures.shrink_to_fit();
+            let now = Instant::now();
+            self.blocked.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, until| *until > now);
         }
         if let Err(not_until) = self.failures.check_key(&key.to_string()) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
             let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
-            if blocked.len() > MAX_ENTRIES {
-                let now = Instant::now();
-                blocked.retain(|_, until| *until > now);
-            }
             blocked.insert(key.to_string(), Instant::now() + wait);
         }
+    }
+
+    fn due_for_pruning(&self) -> bool {
+        let mut pruned = self.pruned.lock().unwrap_or_else(|p| p.into_inner());
+        if pruned.elapsed() < PRUNE_EVERY {
+            return false;
+        }
+        *pruned = Instant::now();
+        true
     }
 }
 
@@ -102,9 +131,10 @@ pub fn password_bucket(address: &str, username: &str) -> String {
     format!("password|{address}|{username}")
 }
 
-/// The throttle bucket of an API key, named by its lookup prefix.
-pub fn api_key_bucket(prefix: &str) -> String {
-    format!("key|{prefix}")
+/// The throttle bucket of an API key: its lookup prefix, from one address — bad guesses at a
+/// key lock out neither other keys nor the key's holder elsewhere.
+pub fn api_key_bucket(address: &str, prefix: &str) -> String {
+    format!("key|{address}|{prefix}")
 }
 
 impl SignInThrottle {
@@ -128,18 +158,44 @@ impl SignInThrottle {
     /// Before a password check that is not already cached: refuses when the address spent its
     /// failure budget; waits while the address has as many checks running as it may.
     pub async fn start_password_check(&self, address: &str) -> Result<PasswordCheck, ApiError> {
-        if let Some(secs) = self.per_address.blocked_for(address) {
-            return Err(ApiError::TooManyRequests(secs));
-        }
+        self.check_address(address)?;
         self.checks_per_address
             .take(address.to_string(), CHECK_WAIT)
             .await
             .map_err(|_| ApiError::Busy("too many sign-ins are being checked for this address; retry shortly".into()))
     }
 
+    /// Refuses an address that spent its failure budget.
+    pub fn check_address(&self, address: &str) -> Result<(), ApiError> {
+        match self.per_address.blocked_for(address) {
+            Some(secs) => Err(ApiError::TooManyRequests(secs)),
+            None => Ok(()),
+        }
+    }
+
+    /// A failure that names no credential (an API key nobody holds): counts against the address.
+    pub fn address_failed(&self, address: &str) {
+        self.per_address.failed(address);
+    }
+
     /// A failed sign-in: counts against the credential and against the address.
     pub fn failed(&self, bucket: &str, address: &str) {
         self.per_credential.failed(bucket);
         self.per_address.failed(address);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let a = limit_key("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = limit_key("2001:db8:1:2:bbbb::9".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, limit_key("2001:db8:1:3::1".parse().unwrap()));
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        assert_eq!(limit_key(crate::http::proxy_protocol::canonical(mapped)), "198.51.100.7");
     }
 }

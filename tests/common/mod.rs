@@ -165,6 +165,12 @@ impl TestHub {
         }
         let client =
             taxii_hub::tls::ClientAuth { ca_pem: self.client_ca_pem.clone().map(String::into_bytes), required: false };
+        // The hub reads the bundle from its configuration too (subject mappings check issuance).
+        self.config.tls.client_ca = self.client_ca_pem.as_ref().map(|pem| {
+            let path = self.dir.path().join("client-ca.pem");
+            std::fs::write(&path, pem).unwrap();
+            path
+        });
         let tls =
             taxii_hub::tls::server_config_with_clients(self.tls_chain.as_bytes(), self.tls_key.as_bytes(), &client)
                 .unwrap();

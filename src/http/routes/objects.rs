@@ -298,7 +298,6 @@ pub async fn add_objects(
     let listed = state.config.taxii.max_status_failures;
     let rejected_not_listed = resolution.refused.len().saturating_sub(listed);
     resolution.refused.truncate(listed);
-    effective_tlp::order_for_storage(&mut resolution.accepted);
     let status = state
         .storage
         .add_objects(IngestBatch {

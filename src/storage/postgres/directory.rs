@@ -386,7 +386,9 @@ impl DirectoryStore for PostgresStorage {
 
     async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<(), StorageError> {
         with_client!(self, |c| {
-            match c
+            let mut c = c;
+            let tx = c.transaction().await.map_err(db_err)?;
+            match tx
                 .execute(
                     "UPDATE api_keys SET revoked = TRUE WHERE id = $1 AND account_id = $2",
                     &[&key_id, &account_id],
@@ -395,7 +397,16 @@ impl DirectoryStore for PostgresStorage {
                 .map_err(db_err)?
             {
                 0 => Err(StorageError::NotFound("API key".into())),
-                _ => Ok(()),
+                _ => {
+                    // Tokens minted with the key (perhaps a leaked one) end with it.
+                    tx.execute(
+                        "UPDATE accounts SET token_binding = $1 WHERE id = $2",
+                        &[&new_token_binding(), &account_id],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                    tx.commit().await.map_err(db_err)
+                }
             }
         })
         .await

@@ -80,6 +80,8 @@ async fn ingest(pool: Pool, mut batch: IngestBatch) -> Result<StatusResource, St
     let mut next_date_added = block_end - n.max(1) + 1;
     let mut levels = PgLevels { tx: &tx, collection_key, producer_org };
     let container_raised = inheritance::inherit_from_stored(&mut levels, &mut batch.objects).await?;
+    // Levels are final now: store the envelope least restricted first (see order_for_storage).
+    crate::domain::effective_tlp::order_for_storage(&mut batch.objects);
     let mixed_case_stored: bool = tx.query_one(MIXED_CASE_STORED, &[&collection_key]).await.map_err(db_err)?.get(0);
     // Every stored version of the envelope's objects (usually none), in one query.
     let mut stored: HashMap<String, Vec<Sibling>> = HashMap::new();

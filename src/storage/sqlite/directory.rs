@@ -375,7 +375,14 @@ impl DirectoryStore for SqliteStorage {
                 .map_err(db_err)?
             {
                 0 => Err(StorageError::NotFound("API key".into())),
-                _ => Ok(()),
+                // Tokens minted with the key (perhaps a leaked one) end with it.
+                _ => c
+                    .execute(
+                        "UPDATE accounts SET token_binding = ?1 WHERE id = ?2",
+                        params![new_token_binding(), account_id],
+                    )
+                    .map(|_| ())
+                    .map_err(db_err),
             }
         })
         .await

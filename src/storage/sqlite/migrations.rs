@@ -178,6 +178,8 @@ mod tests {
              INSERT INTO objects (seq, collection_key, stix_id, type, spec_version, version, versioned, date_added, producer_org, tlp, raw)
              VALUES (1, 1, 'indicator--1', 'indicator', '2.1', 1, 1, 1, 1, 4, '{}');
              INSERT INTO object_recipients VALUES (1, 2), (1, 3);
+             INSERT INTO statuses (id, api_root, account_id, request_timestamp, body) VALUES ('s1', 'hub', 1, 0, '{}'), ('s7', 'hub', 7, 0, '{}');
+             INSERT INTO audit_log (at, account_id, organisation_id, method, path, status) VALUES (0, 9, 5, 'GET', '/', 200);
              DELETE FROM organisations WHERE id = 2;",
         )
         .unwrap();
@@ -189,12 +191,18 @@ mod tests {
         assert_eq!(count("SELECT COUNT(*) FROM api_keys WHERE account_id = 1"), 1);
         assert_eq!(count("SELECT COUNT(*) FROM trust_group_members"), 1);
         assert_eq!(count("SELECT COUNT(*) FROM object_recipients"), 0, "recipients of deleted organisations go");
+        assert_eq!(count("SELECT COUNT(*) FROM statuses"), 1, "statuses of deleted accounts go");
+        // Ids the audit log names stay used up, though their rows were deleted before.
+        conn.execute("INSERT INTO accounts (organisation_id, username, role, created, token_binding) VALUES (1, 'n', 'member', 0, 'b')", [])
+            .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 10);
         conn.execute(
             "INSERT INTO organisations (name, identity_id, kind, created) VALUES ('r', 'identity--r', 'partner', 0)",
             [],
         )
         .unwrap();
         let newest = conn.last_insert_rowid();
+        assert_eq!(newest, 6, "past the organisation the audit log names");
         conn.execute("DELETE FROM organisations WHERE id = ?1", [newest]).unwrap();
         conn.execute(
             "INSERT INTO organisations (name, identity_id, kind, created) VALUES ('s', 'identity--s', 'partner', 0)",

@@ -61,6 +61,8 @@ fn ingest(ctx: &mut WriterCtx, mut batch: IngestBatch) -> Result<StatusResource,
     let (collection_key, producer_org) = (batch.collection_key, batch.producer_org);
     let mut levels = SqliteLevels { conn, collection_key, producer_org };
     let container_raised = run_now(inheritance::inherit_from_stored(&mut levels, &mut batch.objects))?;
+    // Levels are final now: store the envelope least restricted first (see order_for_storage).
+    crate::domain::effective_tlp::order_for_storage(&mut batch.objects);
     let mixed_case_stored: bool = levels
         .conn
         .prepare_cached(MIXED_CASE_STORED)
