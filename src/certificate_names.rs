@@ -10,6 +10,7 @@
 //! RFC 4514's reversed order, so mappings written for the unescaped rendering keep matching
 //! wherever the name held none of those characters.
 
+use sha2::{Digest, Sha256};
 use x509_parser::der_parser::asn1_rs::Tag;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
@@ -18,25 +19,51 @@ use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 pub struct CertificateNames {
     pub subject: String,
     pub issuer: String,
+    /// Whether a CA of the client bundle whose subject renders as `issuer` signed the
+    /// certificate itself. A subject mapping holds only then: comparing the issuer *name* alone
+    /// would let any other CA in the bundle sign an intermediate named like the partner's CA and
+    /// issue a matching certificate under it.
+    pub issued_by_bundle_ca: bool,
 }
 
-/// The subject and issuer of a DER certificate; `None` when it does not parse.
-pub fn certificate_names(der: &[u8]) -> Option<CertificateNames> {
-    let (_, cert) = X509Certificate::from_der(der).ok()?;
-    Some(CertificateNames { subject: render(cert.subject()), issuer: render(cert.issuer()) })
+/// What authentication needs of a client certificate, read once per TLS connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// SHA-256 of the DER, lower-case hex: what fingerprint mappings compare.
+    pub fingerprint: String,
+    /// `None` when the certificate does not parse (it can still match by fingerprint).
+    pub names: Option<CertificateNames>,
 }
 
-/// Whether `leaf` was signed by one of `cas` (DER certificates: the client CA bundle) whose
-/// subject renders as `issuer`. A subject mapping holds only for such a certificate: comparing
-/// the issuer *name* alone would let any other CA in the bundle sign an intermediate named like
-/// the partner's CA and issue a matching certificate under it.
-pub fn issued_directly_by(leaf: &[u8], issuer: &str, cas: &[Vec<u8>]) -> bool {
-    let Ok((_, leaf)) = X509Certificate::from_der(leaf) else { return false };
-    cas.iter().filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, ca)| ca)).any(|ca| {
-        render(ca.subject()) == issuer
-            && render(leaf.issuer()) == issuer
-            && leaf.verify_signature(Some(ca.public_key())).is_ok()
-    })
+/// The client CA bundle (`tls.client_ca`): each CA's rendered subject beside its DER.
+#[derive(Debug, Clone, Default)]
+pub struct CaBundle(Vec<(String, Vec<u8>)>);
+
+impl CaBundle {
+    pub fn new(cas: impl IntoIterator<Item = Vec<u8>>) -> CaBundle {
+        let named = cas
+            .into_iter()
+            .filter_map(|der| {
+                let subject = X509Certificate::from_der(&der).ok().map(|(_, ca)| render(ca.subject()))?;
+                Some((subject, der))
+            })
+            .collect();
+        CaBundle(named)
+    }
+}
+
+/// Reads a DER client certificate: its fingerprint, its names, and whether a bundle CA of its
+/// issuer's name signed it.
+pub fn read_client_certificate(der: &[u8], bundle: &CaBundle) -> ClientCertificate {
+    let fingerprint = Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect();
+    let names = X509Certificate::from_der(der).ok().map(|(_, leaf)| {
+        let issuer = render(leaf.issuer());
+        let issued_by_bundle_ca = bundle.0.iter().filter(|(subject, _)| *subject == issuer).any(|(_, ca)| {
+            X509Certificate::from_der(ca).is_ok_and(|(_, ca)| leaf.verify_signature(Some(ca.public_key())).is_ok())
+        });
+        CertificateNames { subject: render(leaf.subject()), issuer, issued_by_bundle_ca }
+    });
+    ClientCertificate { fingerprint, names }
 }
 
 /// `TYPE=value` per attribute, `+` between the attributes of one RDN, `, ` between RDNs.
@@ -159,6 +186,10 @@ mod tests {
     use super::*;
     use rcgen::{CertificateParams, DnType, KeyPair};
 
+    fn names_of(der: &[u8]) -> CertificateNames {
+        read_client_certificate(der, &CaBundle::default()).names.unwrap()
+    }
+
     fn cert_with(attributes: &[(DnType, &str)]) -> Vec<u8> {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name = rcgen::DistinguishedName::new();
@@ -171,17 +202,15 @@ mod tests {
     #[test]
     fn plain_names_render_as_admins_write_them() {
         let der = cert_with(&[(DnType::CommonName, "cert-pt-feed"), (DnType::OrganizationName, "CERT.PT")]);
-        let names = certificate_names(&der).unwrap();
+        let names = names_of(&der);
         assert_eq!(names.subject, "CN=cert-pt-feed, O=CERT.PT");
         assert_eq!(names.issuer, names.subject, "self-signed");
     }
 
     #[test]
     fn a_value_holding_separators_cannot_pass_for_two_attributes() {
-        let forged = certificate_names(&cert_with(&[(DnType::CommonName, "alice-feed, O=Org A")])).unwrap();
-        let real =
-            certificate_names(&cert_with(&[(DnType::CommonName, "alice-feed"), (DnType::OrganizationName, "Org A")]))
-                .unwrap();
+        let forged = names_of(&cert_with(&[(DnType::CommonName, "alice-feed, O=Org A")]));
+        let real = names_of(&cert_with(&[(DnType::CommonName, "alice-feed"), (DnType::OrganizationName, "Org A")]));
         assert_eq!(real.subject, "CN=alice-feed, O=Org A");
         assert_eq!(forged.subject, "CN=alice-feed\\, O\\=Org A");
         assert_ne!(forged.subject, real.subject);
@@ -193,12 +222,15 @@ mod tests {
     fn issuance_is_checked_by_signature_not_by_name() {
         let partner = crate::tls::client_ca("Partner CA").unwrap();
         let other = crate::tls::client_ca("Other CA").unwrap();
-        let bundle = vec![partner.der().to_vec(), other.der().to_vec()];
+        let bundle = CaBundle::new([partner.der().to_vec(), other.der().to_vec()]);
+        let only_other = CaBundle::new([other.der().to_vec()]);
         let (genuine, _) = crate::tls::client_certificate("feed", "CERT", &partner).unwrap();
         let genuine = rustls_pemfile::certs(&mut genuine.as_bytes()).next().unwrap().unwrap().to_vec();
-        assert!(issued_directly_by(&genuine, "CN=Partner CA", &bundle));
-        assert!(!issued_directly_by(&genuine, "CN=Other CA", &bundle));
-        assert!(!issued_directly_by(&genuine, "CN=Partner CA", &bundle[1..]), "the CA must be in the bundle");
+        let names = read_client_certificate(&genuine, &bundle).names.unwrap();
+        assert_eq!(names.issuer, "CN=Partner CA");
+        assert!(names.issued_by_bundle_ca);
+        let names = read_client_certificate(&genuine, &only_other).names.unwrap();
+        assert!(!names.issued_by_bundle_ca, "the CA must be in the bundle");
 
         // Other CA signs an intermediate named "CN=Partner CA", which issues a lookalike.
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -208,8 +240,9 @@ mod tests {
         let fake_ca = rcgen::CertifiedIssuer::signed_by(params, fake_key, &other).unwrap();
         let (lookalike, _) = crate::tls::client_certificate("feed", "CERT", &fake_ca).unwrap();
         let lookalike = rustls_pemfile::certs(&mut lookalike.as_bytes()).next().unwrap().unwrap().to_vec();
-        assert_eq!(certificate_names(&lookalike).unwrap().issuer, "CN=Partner CA");
-        assert!(!issued_directly_by(&lookalike, "CN=Partner CA", &bundle));
+        let names = read_client_certificate(&lookalike, &bundle).names.unwrap();
+        assert_eq!(names.issuer, "CN=Partner CA");
+        assert!(!names.issued_by_bundle_ca);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use super::cpu_threads::{self, CpuThreads, FreedMemory};
 use super::error::ApiError;
 use super::throttle::{api_key_bucket, client_address, password_bucket};
 use super::AppState;
+use crate::certificate_names::ClientCertificate;
 use crate::domain::credentials::{api_key_hash, api_key_prefix};
 use crate::domain::model::AccountRecord;
 use crate::domain::policy::Viewer;
@@ -94,9 +95,9 @@ impl CredentialCache {
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("taxii-hub timing equaliser").unwrap_or_default());
 
-/// The DER of the client certificate presented on this connection, if any (set at TLS accept).
+/// The client certificate presented on this connection, if any, read once at TLS accept.
 #[derive(Clone)]
-pub struct PeerCertificate(pub Vec<u8>);
+pub struct PeerCertificate(pub ClientCertificate);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
@@ -206,23 +207,17 @@ async fn by_bearer(state: &AppState, token: &str) -> Result<AccountRecord, ApiEr
     usable(bound).map_err(|_| unauthenticated("invalid or expired token"))
 }
 
-async fn by_certificate(state: &AppState, der: &[u8]) -> Result<AccountRecord, ApiError> {
-    let fingerprint = hex(&Sha256::digest(der));
+async fn by_certificate(state: &AppState, cert: &ClientCertificate) -> Result<AccountRecord, ApiError> {
     // A certificate whose names do not parse can still match by fingerprint; an empty subject
     // and issuer match no mapping (the columns are NULL or non-empty).
-    let names = crate::certificate_names::certificate_names(der);
-    let (subject, issuer) = names.map(|n| (n.subject, n.issuer)).unwrap_or_default();
-    let account = state.storage.account_by_certificate(&fingerprint, &subject, &issuer).await?;
+    let (subject, issuer) = cert.names.as_ref().map_or(("", ""), |n| (n.subject.as_str(), n.issuer.as_str()));
+    let account = state.storage.account_by_certificate(&cert.fingerprint, subject, issuer).await?;
     // A subject mapping (not a fingerprint one) holds only if its CA in the bundle signed it.
     let account = account.filter(|a| {
-        a.cert_fingerprint.as_deref() == Some(fingerprint.as_str())
-            || crate::certificate_names::issued_directly_by(der, &issuer, &state.client_cas)
+        a.cert_fingerprint.as_deref() == Some(cert.fingerprint.as_str())
+            || cert.names.as_ref().is_some_and(|n| n.issued_by_bundle_ca)
     });
     usable(account).map_err(|_| unauthenticated("the client certificate is not registered to an account"))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Authenticates a request by whichever credential it carries. `allow_bearer` is false where a

@@ -40,8 +40,8 @@ pub struct AppState {
     /// Envelope parsing (with STIX validation), off the HTTP workers.
     pub parsers: cpu_threads::CpuThreads,
     pub uploads: uploads::UploadSlots,
-    /// The client CA bundle (`tls.client_ca`), DER: subject mappings check issuance against it.
-    pub client_cas: Vec<Vec<u8>>,
+    /// The client CA bundle (`tls.client_ca`): subject mappings check issuance against it.
+    pub client_cas: Arc<crate::certificate_names::CaBundle>,
 }
 
 impl AppState {
@@ -63,12 +63,12 @@ impl AppState {
     }
 }
 
-fn client_ca_bundle(config: &Config) -> Result<Vec<Vec<u8>>, crate::storage::StorageError> {
-    let Some(path) = &config.tls.client_ca else { return Ok(Vec::new()) };
+fn client_ca_bundle(config: &Config) -> Result<Arc<crate::certificate_names::CaBundle>, crate::storage::StorageError> {
+    let Some(path) = &config.tls.client_ca else { return Ok(Arc::default()) };
     let bad = |e: String| crate::storage::StorageError::Config(format!("tls.client_ca {}: {e}", path.display()));
     let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let certs = crate::tls::load_certs(&pem).map_err(|e| bad(e.to_string()))?;
-    Ok(certs.into_iter().map(|c| c.to_vec()).collect())
+    Ok(Arc::new(crate::certificate_names::CaBundle::new(certs.into_iter().map(|c| c.to_vec()))))
 }
 
 /// The token signing key: from `auth.token_key_file`, else generated once and kept in the database.
@@ -216,6 +216,7 @@ pub fn server(
         proxy_protocol::start_front(listener, inner.local_addr()?, trusted, relayed.clone())?;
         inner
     };
+    let client_cas = Arc::clone(&state.client_cas);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -225,7 +226,7 @@ pub fn server(
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(configure)
     })
-    .on_connect(move |conn, data| capture_connection(&relayed, conn, data))
+    .on_connect(move |conn, data| capture_connection(&relayed, &client_cas, conn, data))
     .shutdown_timeout(10)
     // A 1 MB page otherwise waits ~40 ms on a delayed ACK now and then (Nagle).
     .tcp_nodelay(true);
@@ -236,9 +237,11 @@ pub fn server(
 }
 
 /// Keeps, for the authentication extractor, the verified client certificate of a TLS connection
+/// (read here, once per connection: fingerprint, names, issuance)
 /// and, for a connection relayed by the PROXY-protocol front, the client it speaks for.
 fn capture_connection(
     relayed: &proxy_protocol::RelayedClients,
+    client_cas: &crate::certificate_names::CaBundle,
     conn: &dyn std::any::Any,
     data: &mut actix_web::dev::Extensions,
 ) {
@@ -246,7 +249,8 @@ fn capture_connection(
     if let Some(stream) = conn.downcast_ref::<Tls>() {
         let (tcp, session) = stream.get_ref();
         if let Some(leaf) = session.peer_certificates().and_then(|certs| certs.first()) {
-            data.insert(auth::PeerCertificate(leaf.to_vec()));
+            let read = crate::certificate_names::read_client_certificate(leaf, client_cas);
+            data.insert(auth::PeerCertificate(read));
         }
         if let Some(client) = tcp.peer_addr().ok().and_then(|peer| relayed.take(peer)) {
             data.insert(throttle::ProxiedClient(client));
