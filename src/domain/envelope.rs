@@ -48,6 +48,7 @@ pub const DEFAULT_MAX_OBJECTS: usize = 10_000;
 /// Reads an envelope's `objects` list, stopping at the first entry past `max` (so a body of a
 /// million tiny entries costs no more than one of `max`) and at the first entry that is not an
 /// object: such an envelope is refused whole, with one error, not answered entry by entry.
+#[derive(Clone, Copy)]
 struct ObjectList<'c> {
     max: usize,
     too_many: &'c std::cell::Cell<bool>,
@@ -99,15 +100,10 @@ impl<'de> serde::de::Visitor<'de> for EnvelopeSeed<'_> {
         f.write_str("a TAXII envelope")
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let list = self.0;
         let mut objects = None;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == "objects" && objects.is_none() {
-                objects = Some(map.next_value_seed(ObjectList {
-                    max: list.max,
-                    too_many: list.too_many,
-                    not_an_object: list.not_an_object,
-                })?);
+                objects = Some(map.next_value_seed(self.0)?);
             } else if key == "objects" {
                 return Err(serde::de::Error::custom("the envelope has two 'objects' members"));
             } else {

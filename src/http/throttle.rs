@@ -79,14 +79,14 @@ impl FailureBuckets {
         }
     }
 
-    /// Seconds until `key` may try again, if it is blocked.
-    fn blocked_for(&self, key: &str) -> Option<u64> {
+    /// 429 with the seconds until `key` may try again, if it is blocked.
+    fn check(&self, key: &str) -> Result<(), ApiError> {
         let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
         match blocked.get(key) {
             Some(until) if *until > Instant::now() => {
-                Some(until.saturating_duration_since(Instant::now()).as_secs().max(1))
+                Err(ApiError::TooManyRequests(until.saturating_duration_since(Instant::now()).as_secs().max(1)))
             }
-            _ => None,
+            _ => Ok(()),
         }
     }
 
@@ -149,10 +149,7 @@ impl SignInThrottle {
 
     /// Refuses a credential that failed too often lately.
     pub fn check_credential(&self, bucket: &str) -> Result<(), ApiError> {
-        match self.per_credential.blocked_for(bucket) {
-            Some(secs) => Err(ApiError::TooManyRequests(secs)),
-            None => Ok(()),
-        }
+        self.per_credential.check(bucket)
     }
 
     /// Before a password check that is not already cached: refuses when the address spent its
@@ -167,10 +164,7 @@ impl SignInThrottle {
 
     /// Refuses an address that spent its failure budget.
     pub fn check_address(&self, address: &str) -> Result<(), ApiError> {
-        match self.per_address.blocked_for(address) {
-            Some(secs) => Err(ApiError::TooManyRequests(secs)),
-            None => Ok(()),
-        }
+        self.per_address.check(address)
     }
 
     /// A failure that names no credential (an API key nobody holds): counts against the address.

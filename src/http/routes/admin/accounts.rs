@@ -221,13 +221,15 @@ async fn update_account(
     // The subject mapping is replaced (or cleared) as one pair.
     let mapping = if b.cert_subject.is_some() || b.cert_issuer.is_some() {
         // One side alone is paired with the stored other side (adding the issuer to a mapping
-        // stored before issuers were required, say).
-        let stored = state.storage.account(*id).await?.ok_or_else(|| ApiError::NotFound(format!("no account {id}")))?;
-        let subject = b.cert_subject.clone().unwrap_or(stored.cert_subject);
-        // Clearing the subject clears the mapping.
-        let issuer = match (&b.cert_subject, &b.cert_issuer) {
-            (Some(None), None) => None,
-            _ => b.cert_issuer.clone().unwrap_or(stored.cert_issuer),
+        // stored before issuers were required, say); clearing the subject clears the mapping.
+        let (subject, issuer) = match (b.cert_subject.clone(), b.cert_issuer.clone()) {
+            (Some(subject), Some(issuer)) => (subject, issuer),
+            (Some(None), None) => (None, None),
+            (subject, issuer) => {
+                let stored =
+                    state.storage.account(*id).await?.ok_or_else(|| ApiError::NotFound(format!("no account {id}")))?;
+                (subject.unwrap_or(stored.cert_subject), issuer.unwrap_or(stored.cert_issuer))
+            }
         };
         check_subject_mapping(subject.as_deref(), issuer.as_deref()).map_err(ApiError::BadRequest)?;
         Some((subject, issuer))
